@@ -1,0 +1,277 @@
+"""Typed configuration: the schema of `params.yaml`, and the one function that loads it.
+
+`conf/` (Hydra) is the source of truth. `dvc exp run` composes it into `params.yaml`; `dvc repro`
+uses `params.yaml` as committed. Stage entry points therefore do not use `@hydra.main`: they call
+`load_params()`, which validates `params.yaml` against the dataclasses below (unknown keys and
+wrong types fail with the key's dotted name) and returns typed objects. Library functions take
+these section objects (or plain values), never the whole config.
+
+The same dataclasses are registered in Hydra's ConfigStore (`register_configs()`), so Hydra
+applications and the tests can compose `conf/` against the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+from classlens.errors import ConfigError
+
+DATA_SOURCES = ("digits",)
+MODEL_ARCHITECTURES = ("cnn",)
+SALIENCY_REDUCTIONS = ("max", "mean")
+
+
+# Field types only: the values live in conf/ (the single source of truth), so every field is
+# MISSING here and a key absent from params.yaml fails at load time with its dotted name.
+
+
+@dataclass
+class DataConfig:
+    """Where images come from and how they are split."""
+
+    source: str = MISSING
+    val_fraction: float = MISSING
+    test_fraction: float = MISSING
+
+
+@dataclass
+class AugmentConfig:
+    """Augmentation layers, active only while training (0 / false disables a layer)."""
+
+    translate: float = MISSING
+    rotate: float = MISSING
+    zoom: float = MISSING
+    flip_horizontal: bool = MISSING
+
+
+@dataclass
+class ModelConfig:
+    """Scratch CNN: blocks of (conv-BN-ReLU) x convs_per_block, pool, dropout; GAP, dropout,
+    a dense `logits` layer and a softmax."""
+
+    architecture: str = MISSING
+    filters: list[int] = MISSING
+    convs_per_block: int = MISSING
+    kernel_size: int = MISSING
+    block_dropout: float = MISSING
+    head_dropout: float = MISSING
+    augment: AugmentConfig = MISSING
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    learning_rate: float = MISSING
+    early_stopping_patience: int = MISSING
+    reduce_lr_patience: int = MISSING
+    reduce_lr_factor: float = MISSING
+    min_learning_rate: float = MISSING
+    deterministic: bool = MISSING
+
+
+@dataclass
+class PredictConfig:
+    top_k: int = MISSING
+    batch_size: int = MISSING
+
+
+@dataclass
+class EvaluateConfig:
+    top_k: int = MISSING
+
+
+@dataclass
+class AnalyzeConfig:
+    gallery_size: int = MISSING
+    top_pairs: int = MISSING
+
+
+@dataclass
+class ExplainConfig:
+    n_misclassified: int = MISSING
+    n_correct: int = MISSING
+    reduce: str = MISSING
+    batch_size: int = MISSING
+
+
+@dataclass
+class TrackingConfig:
+    uri: str = MISSING
+    experiment: str = MISSING
+
+
+@dataclass
+class Config:
+    seed: int = MISSING
+    data: DataConfig = MISSING
+    model: ModelConfig = MISSING
+    train: TrainConfig = MISSING
+    predict: PredictConfig = MISSING
+    evaluate: EvaluateConfig = MISSING
+    analyze: AnalyzeConfig = MISSING
+    explain: ExplainConfig = MISSING
+    tracking: TrackingConfig = MISSING
+
+
+# (section, field) -> (accepted values); checked after the type checks OmegaConf does.
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("data", "source"): DATA_SOURCES,
+    ("model", "architecture"): MODEL_ARCHITECTURES,
+    ("explain", "reduce"): SALIENCY_REDUCTIONS,
+}
+# (section, field) -> (low, high), both inclusive; numbers outside fail at load time.
+_RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("data", "val_fraction"): (0.01, 0.9),
+    ("data", "test_fraction"): (0.01, 0.9),
+    ("train", "epochs"): (1, 100_000),
+    ("train", "batch_size"): (1, 1_000_000),
+    ("evaluate", "top_k"): (1, 1_000),
+    ("predict", "top_k"): (1, 1_000),
+    ("predict", "batch_size"): (1, 1_000_000),
+    ("explain", "batch_size"): (1, 1_000_000),
+    ("explain", "n_misclassified"): (0, 10_000),
+    ("explain", "n_correct"): (0, 10_000),
+    ("analyze", "gallery_size"): (0, 10_000),
+    ("analyze", "top_pairs"): (0, 1_000_000),
+}
+
+
+def register_configs() -> None:
+    """Register the schema in Hydra's ConfigStore (`classlens_schema` and one node per group)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="classlens_schema", node=Config)
+    for group, node in (
+        ("data", DataConfig),
+        ("model", ModelConfig),
+        ("train", TrainConfig),
+        ("predict", PredictConfig),
+        ("evaluate", EvaluateConfig),
+        ("analyze", AnalyzeConfig),
+        ("explain", ExplainConfig),
+        ("tracking", TrackingConfig),
+    ):
+        cs.store(group=f"schema/{group}", name="base", node=node)
+
+
+def validate(raw: dict[str, Any], *, source: str = "params.yaml") -> Config:
+    """Check a plain params dict against the schema and return typed `Config`.
+
+    Raises `ConfigError` (one line naming `source` and the dotted key) on an unknown key, a missing
+    section, a value of the wrong type, or a value outside what is accepted.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    missing = [name for name in Config.__dataclass_fields__ if name not in raw]
+    if missing:
+        raise ConfigError(
+            f"{source}: missing key(s) {', '.join(missing)}; regenerate it from conf/ with "
+            "`classlens params` (or `dvc exp run`)"
+        )
+    schema = OmegaConf.structured(Config)
+    try:
+        merged = OmegaConf.merge(schema, raw)
+        cfg: Config = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        reason = str(err).splitlines()[0]
+        raise ConfigError(f"{source}: key '{key}': {reason}") from None
+    _check_values(cfg, source)
+    return cfg
+
+
+def _check_values(cfg: Config, source: str) -> None:
+    for (section, name), accepted in _CHOICES.items():
+        value = getattr(getattr(cfg, section), name)
+        if value not in accepted:
+            raise ConfigError(
+                f"{source}: key '{section}.{name}' must be one of {list(accepted)}; "
+                f"received {value!r}"
+            )
+    for (section, name), (low, high) in _RANGES.items():
+        value = getattr(getattr(cfg, section), name)
+        if not low <= value <= high:
+            raise ConfigError(
+                f"{source}: key '{section}.{name}' must be in [{low}, {high}]; received {value!r}"
+            )
+    if cfg.data.val_fraction + cfg.data.test_fraction >= 1.0:
+        raise ConfigError(
+            f"{source}: keys 'data.val_fraction' + 'data.test_fraction' must be < 1; received "
+            f"{cfg.data.val_fraction} + {cfg.data.test_fraction}"
+        )
+    if not cfg.model.filters or any(f < 1 for f in cfg.model.filters):
+        raise ConfigError(
+            f"{source}: key 'model.filters' must be a non-empty list of positive integers; "
+            f"received {cfg.model.filters!r}"
+        )
+
+
+def load_params(path: str | Path = "params.yaml") -> Config:
+    """Read `params.yaml` (as DVC composed it) and validate it; see `validate`."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: not found; run from the project root, or compose it with `classlens params`"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    return validate(raw, source=str(path))
+
+
+def compose(config_dir: str | Path = "conf", overrides: Optional[list[str]] = None) -> dict:
+    """Compose `conf/` exactly as DVC does (Hydra compose API, resolved) into a plain dict."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base=None):
+        cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def write_params(
+    output: str | Path = "params.yaml",
+    config_dir: str | Path = "conf",
+    overrides: Optional[list[str]] = None,
+) -> None:
+    """Write `params.yaml` with DVC's own composer, so the file is byte-identical to what
+    `dvc exp run` writes (validated against the schema before it replaces the old file)."""
+    from dvc.utils.hydra import compose_and_dump
+
+    from classlens.atomic import atomic_path
+
+    validate(compose(config_dir, overrides), source=f"{config_dir}/ (composed)")
+    with atomic_path(output) as tmp:
+        compose_and_dump(
+            tmp,
+            str(Path(config_dir).resolve()),
+            None,
+            "config",
+            str(Path(config_dir).resolve().parent),
+            list(overrides or []),
+        )
+
+
+def flatten(raw: dict, prefix: str = "") -> dict[str, Any]:
+    """`{"train": {"epochs": 3}}` -> `{"train.epochs": 3}` (lists kept as values)."""
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return flat

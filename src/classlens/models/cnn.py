@@ -1,0 +1,71 @@
+"""The scratch CNN: conv blocks with batch norm, pooling and dropout, a global-average-pooling
+head, a dense `logits` layer and a softmax. Takes prepared uint8 images as they are (0..255)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from classlens.config import AugmentConfig
+
+
+def augmentation(cfg: AugmentConfig, *, seed: int) -> list[layers.Layer]:
+    """Keras preprocessing layers for `cfg`; they act only when called with training=True."""
+    stack: list[layers.Layer] = []
+    if cfg.flip_horizontal:
+        stack.append(layers.RandomFlip("horizontal", seed=seed, name="aug_flip"))
+    if cfg.rotate > 0:
+        stack.append(layers.RandomRotation(cfg.rotate, fill_mode="constant", seed=seed,
+                                           name="aug_rotate"))
+    if cfg.zoom > 0:
+        stack.append(layers.RandomZoom(cfg.zoom, fill_mode="constant", seed=seed,
+                                       name="aug_zoom"))
+    if cfg.translate > 0:
+        stack.append(layers.RandomTranslation(cfg.translate, cfg.translate, fill_mode="constant",
+                                              seed=seed, name="aug_translate"))
+    return stack
+
+
+def build_cnn(
+    *,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    filters: list[int],
+    convs_per_block: int,
+    kernel_size: int,
+    block_dropout: float,
+    head_dropout: float,
+    augment: AugmentConfig,
+    seed: int,
+) -> keras.Model:
+    """Build the CNN.
+
+    Args:
+        input_shape: (height, width, channels) of the prepared images.
+        num_classes: width of the `logits` layer.
+        filters: one conv block per entry, with that many filters.
+        convs_per_block: conv-BN-ReLU units per block before its max-pool.
+        kernel_size, block_dropout, head_dropout: as named.
+        augment: augmentation layers (training only).
+        seed: seeds the augmentation and dropout layers.
+    """
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    for layer in augmentation(augment, seed=seed):
+        x = layer(x)
+    for b, width in enumerate(filters, start=1):
+        for c in range(1, convs_per_block + 1):
+            x = layers.Conv2D(width, kernel_size, padding="same", use_bias=False,
+                              name=f"block{b}_conv{c}")(x)
+            x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+            x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
+        # "same" padding lets deep stacks run on tiny images (8x8 -> 4 -> 2 -> 1 -> 1).
+        x = layers.MaxPooling2D(padding="same", name=f"block{b}_pool")(x)
+        if block_dropout > 0:
+            x = layers.Dropout(block_dropout, seed=seed, name=f"block{b}_dropout")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if head_dropout > 0:
+        x = layers.Dropout(head_dropout, seed=seed, name="head_dropout")(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
+    return keras.Model(inputs, outputs, name="cnn")

@@ -1,0 +1,40 @@
+"""Stage `predict`: the trained model on every test image -> prediction table + probabilities."""
+
+from __future__ import annotations
+
+from classlens import paths, tracking
+from classlens.atomic import atomic_dir, save_npy, write_csv
+from classlens.config import Config
+from classlens.data.prepared import load_classes, load_manifest, load_split
+from classlens.errors import InputError
+from classlens.predictions import prediction_table
+
+
+def run(cfg: Config) -> None:
+    import keras
+
+    from classlens.inference import predict_probabilities
+
+    if not paths.MODEL.exists():
+        raise InputError(f"{paths.MODEL}: not found; run the train stage first (`dvc repro train`)")
+    classes = load_classes()
+    test = load_split("test")
+    manifest = load_manifest()
+    rows = manifest[manifest["split"] == "test"].sort_values("position")
+    model = keras.models.load_model(paths.MODEL)
+    probabilities = predict_probabilities(model, test.images, batch_size=cfg.predict.batch_size)
+    if probabilities.shape[1] != len(classes):
+        raise InputError(
+            f"{paths.MODEL}: outputs {probabilities.shape[1]} classes but {paths.CLASSES} lists "
+            f"{len(classes)}; retrain (`dvc repro train`)"
+        )
+    table = prediction_table(ids=rows["id"].tolist(), source_paths=rows["path"].tolist(),
+                             y_true=test.labels, probabilities=probabilities,
+                             class_names=classes, top_k=cfg.predict.top_k)
+    with atomic_dir(paths.PREDICTIONS_DIR) as out:
+        write_csv(out / paths.PREDICTIONS.name, table)
+        save_npy(out / paths.PROBABILITIES.name, probabilities)
+
+    with tracking.stage_run(paths.RUN_REF, cfg):
+        tracking.replace_artifacts([paths.PREDICTIONS], "predict")
+    print(f"predict: {len(table)} test images, {int(table['correct'].sum())} correct")

@@ -1,0 +1,303 @@
+"""The only module that talks to MLflow: one run per experiment, shared by every stage.
+
+The train stage creates the run and writes a reference to it (`models/mlflow_run.json`, a DVC
+output). Every later stage opens that run and logs into it. Each run is tagged with the digest of
+the whole `params.yaml` it was made under; when a later stage runs under different params than the
+training run (an experiment that changes only, say, `evaluate.top_k`, so DVC reuses the cached
+model), the stage does not write into the other experiment's run: it logs into a copy of it
+(params re-logged, metrics and artifacts copied, tag `classlens.forked_from`), found again by the
+next stage of the same experiment. A stage that DVC re-runs under the same params replaces its
+own artifact folder in the run instead of starting a stray run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from classlens.atomic import write_json
+from classlens.config import Config, TrackingConfig, flatten
+from classlens.errors import InputError
+
+TAG_DIGEST = "classlens.params_digest"
+TAG_TRAINED_IN = "classlens.trained_in_run"
+TAG_FORKED_FROM = "classlens.forked_from"
+TAG_MODEL_URI = "classlens.model_uri"
+ARTIFACTS_DIR = "mlartifacts"
+
+
+# ---------------------------------------------------------------- where the store is
+
+
+def project_root() -> Path:
+    """The DVC project root: `DVC_ROOT` (DVC sets it for every stage, and points it at the main
+    repository inside `--temp` and queued experiment folders), else the nearest folder above the
+    working directory holding `dvc.yaml`, else the working directory."""
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").exists() or (folder / ".dvc").is_dir():
+            return folder
+    return here
+
+
+def resolve_tracking_uri(configured: str) -> str:
+    """`MLFLOW_TRACKING_URI` if set, else `configured`; a relative SQLite path or plain folder is
+    anchored at `project_root()` so every experiment folder logs to the same store."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
+    if uri.startswith("sqlite:///"):
+        db = uri[len("sqlite:///"):]
+        if not db.startswith("/"):
+            return f"sqlite:///{project_root() / db}"
+        return uri
+    if "://" not in uri and not Path(uri).is_absolute():
+        return str(project_root() / uri)
+    return uri
+
+
+def _use_store(configured: str) -> str:
+    import mlflow
+
+    uri = resolve_tracking_uri(configured)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def _experiment_id(name: str) -> str:
+    """Get or create the experiment, its artifacts in `<root>/mlartifacts` for local stores."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if not mlflow.get_tracking_uri().startswith(("http://", "https://", "databricks")):
+        location = (project_root() / ARTIFACTS_DIR).as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except MlflowException:  # created meanwhile by a parallel experiment
+        return mlflow.get_experiment_by_name(name).experiment_id
+
+
+# ---------------------------------------------------------------- the run reference
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """What later stages need to find the training run (`models/mlflow_run.json`)."""
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str  # as configured (relative paths stay relative, so the repo can move)
+    params_digest: str
+
+    def write(self, path: Path) -> None:
+        write_json(path, dataclasses.asdict(self))
+
+    @classmethod
+    def read(cls, path: Path) -> "RunRef":
+        if not path.exists():
+            raise InputError(f"{path}: not found; run the train stage first (`dvc repro train`)")
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError) as err:
+            raise InputError(f"{path}: not a run reference written by the train stage ({err})")
+
+
+def params_digest(cfg: Config) -> str:
+    """A short content hash of the whole validated config."""
+    canonical = json.dumps(dataclasses.asdict(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _run_tags() -> dict[str, str]:
+    """Git commit and DVC experiment tags (set by DVC in `dvc exp run`)."""
+    import subprocess
+
+    tags = {}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        tags["git_commit"] = commit
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for var in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
+        if os.environ.get(var):
+            tags[var.lower()] = os.environ[var]
+    return tags
+
+
+def _loggable_params(cfg: Config) -> dict[str, str]:
+    return {k: json.dumps(v) if isinstance(v, list) else str(v)
+            for k, v in flatten(dataclasses.asdict(cfg)).items()}
+
+
+# ---------------------------------------------------------------- opening runs
+
+
+@contextmanager
+def training_run(cfg: Config, *, data_fingerprint: dict) -> Iterator[RunRef]:
+    """Start the experiment's run: tags, every param, the dataset digest. Yields its `RunRef`."""
+    import mlflow
+
+    _use_store(cfg.tracking.uri)
+    experiment_id = _experiment_id(cfg.tracking.experiment)
+    digest = params_digest(cfg)
+    with mlflow.start_run(experiment_id=experiment_id,
+                          run_name=os.environ.get("DVC_EXP_NAME") or None) as run:
+        run_id = run.info.run_id
+        mlflow.set_tags({**_run_tags(), TAG_DIGEST: digest, TAG_TRAINED_IN: run_id,
+                         "data_fingerprint": data_fingerprint["digest"]})
+        mlflow.log_params(_loggable_params(cfg))
+        yield RunRef(run_id=run_id, experiment_id=experiment_id, tracking_uri=cfg.tracking.uri,
+                     params_digest=digest)
+
+
+@contextmanager
+def stage_run(run_ref_path: Path, cfg: Config) -> Iterator[str]:
+    """Open the experiment's run for a stage after train; yields the run id.
+
+    The run is the training run when it was made under the same params, else this experiment's
+    fork of it (created on first use).
+    """
+    import mlflow
+
+    ref = RunRef.read(run_ref_path)
+    _use_store(ref.tracking_uri)
+    run_id = _find_or_fork(ref, cfg)
+    with mlflow.start_run(run_id=run_id):
+        yield run_id
+
+
+def _find_or_fork(ref: RunRef, cfg: Config) -> str:
+    from mlflow import MlflowClient
+
+    digest = params_digest(cfg)
+    client = MlflowClient()
+    if digest == ref.params_digest:
+        return ref.run_id
+    found = client.search_runs(
+        [ref.experiment_id],
+        filter_string=f"tags.`{TAG_TRAINED_IN}` = '{ref.run_id}' and tags.`{TAG_DIGEST}` = '{digest}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if found:
+        return found[0].info.run_id
+    return _fork(client, ref, cfg, digest)
+
+
+def _fork(client, ref: RunRef, cfg: Config, digest: str) -> str:
+    """Copy the training run (tags, metric histories, artifacts) into a new run for `cfg`."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    source = client.get_run(ref.run_id)
+    keep = {k: v for k, v in source.data.tags.items() if not k.startswith("mlflow.")}
+    keep.update(_run_tags())
+    keep.update({TAG_DIGEST: digest, TAG_FORKED_FROM: ref.run_id, TAG_TRAINED_IN: ref.run_id})
+    run = client.create_run(ref.experiment_id, run_name=os.environ.get("DVC_EXP_NAME") or None)
+    new_id = run.info.run_id
+    client.log_batch(new_id, params=[Param(k, v) for k, v in _loggable_params(cfg).items()],
+                     tags=[RunTag(k, v) for k, v in keep.items()])
+    for key in source.data.metrics:
+        history = client.get_metric_history(ref.run_id, key)
+        metrics = [Metric(m.key, m.value, m.timestamp, m.step) for m in history]
+        for start in range(0, len(metrics), 1000):
+            client.log_batch(new_id, metrics=metrics[start:start + 1000])
+    with tempfile.TemporaryDirectory(prefix="classlens-fork-") as tmp:
+        local = client.download_artifacts(ref.run_id, "", tmp)
+        if any(Path(local).iterdir()):
+            client.log_artifacts(new_id, local)
+    client.set_terminated(new_id)
+    return new_id
+
+
+# ---------------------------------------------------------------- logging (inside a run)
+
+
+def log_metrics(metrics: dict[str, float], *, step: Optional[int] = None) -> None:
+    """Log finite numbers; None (undefined) values are skipped, as MLflow has no null metric."""
+    import mlflow
+
+    clean = {k: float(v) for k, v in metrics.items() if v is not None}
+    mlflow.log_metrics(clean, step=step)
+
+
+def replace_artifacts(files: list[Path], artifact_dir: str) -> None:
+    """Log `files` under `artifact_dir`, first deleting what an earlier run of the stage left
+    there (so a re-run replaces, never mixes, its artifacts)."""
+    import mlflow
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    run = mlflow.active_run()
+    repo = get_artifact_repository(run.info.artifact_uri)
+    try:
+        repo.delete_artifacts(artifact_dir)
+    except (NotImplementedError, OSError):  # stores that cannot delete: overwrite in place
+        pass
+    for path in files:
+        mlflow.log_artifact(str(path), artifact_path=artifact_dir)
+
+
+def log_table(frame, artifact_file: str) -> None:
+    """A pandas DataFrame as an MLflow table (shown in the UI's artifact and evaluation views)."""
+    import mlflow
+
+    mlflow.log_table(data=frame, artifact_file=artifact_file)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    import mlflow
+
+    mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+
+def log_dataset(images, labels, *, name: str, digest: str, source: str, context: str) -> None:
+    """Record the training data as an MLflow dataset input (name, digest, source, shapes)."""
+    import mlflow
+
+    dataset = mlflow.data.from_numpy(images, targets=labels, name=name, digest=digest,
+                                     source=source)
+    mlflow.log_input(dataset, context=context)
+
+
+def epoch_metrics_callback():
+    """A Keras callback logging every epoch's metrics (MLflow's own `MlflowCallback`, without
+    its extra step-less `validation_*` copies of the `val_*` numbers)."""
+    from mlflow.keras import MlflowCallback
+
+    class _EpochMetrics(MlflowCallback):
+        def on_train_begin(self, logs=None):  # params are logged from params.yaml instead
+            pass
+
+        def on_test_end(self, logs=None):
+            pass
+
+    return _EpochMetrics(log_every_epoch=True)
+
+
+def log_keras_model(model, sample_images) -> str:
+    """Log the model with MLflow's Keras flavour and an input/output signature; returns its URI."""
+    import keras
+    import mlflow
+    import numpy as np
+    import tensorflow as tf
+    from mlflow.models import infer_signature
+
+    sample = np.asarray(sample_images, dtype=np.float32)
+    signature = infer_signature(sample, model.predict(sample, verbose=0))
+    requirements = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}",
+                    f"numpy=={np.__version__}"]
+    info = mlflow.keras.log_model(model, name="model", signature=signature,
+                                  pip_requirements=requirements)
+    mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
+    return info.model_uri
