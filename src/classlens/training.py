@@ -78,7 +78,7 @@ def fit(
             *extra_callbacks,
         ]
         keras_history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
-                                  callbacks=callbacks, verbose=2)
+                                  callbacks=callbacks, shuffle=False, verbose=2)  # tf.data shuffles
         model.load_weights(best)  # the best-val checkpoint is the model we keep
     history = pd.DataFrame(keras_history.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))

@@ -57,7 +57,9 @@ def build_cnn(
         for c in range(1, convs_per_block + 1):
             x = layers.Conv2D(width, kernel_size, padding="same", use_bias=False,
                               name=f"block{b}_conv{c}")(x)
-            x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+            # momentum 0.9 (not Keras' 0.99): small datasets give few steps per epoch, and the
+            # moving statistics must settle within a handful of epochs for validation to mean much.
+            x = layers.BatchNormalization(momentum=0.9, name=f"block{b}_bn{c}")(x)
             x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
         # "same" padding lets deep stacks run on tiny images (8x8 -> 4 -> 2 -> 1 -> 1).
         x = layers.MaxPooling2D(padding="same", name=f"block{b}_pool")(x)

@@ -9,13 +9,14 @@ from classlens.data.prepared import load_classes, load_fingerprint, load_split
 
 
 def run(cfg: Config) -> None:
+    classes = load_classes()  # inputs first: a missing file fails before TensorFlow loads
+    train, val = load_split("train"), load_split("val")
+    fingerprint = load_fingerprint()
+
     from classlens import figures
     from classlens.models import build_model
     from classlens.training import fit, seed_everything
 
-    classes = load_classes()
-    train, val = load_split("train"), load_split("val")
-    fingerprint = load_fingerprint()
     seed_everything(cfg.seed, deterministic=cfg.train.deterministic)
     model = build_model(cfg.model, input_shape=tuple(train.images.shape[1:]),
                         num_classes=len(classes), seed=cfg.seed)
