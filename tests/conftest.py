@@ -1,0 +1,99 @@
+"""Shared fixtures: a throw-away copy of the project (real git, real DVC, real MLflow SQLite
+store) with the real config shrunk for speed, and a tiny prepared dataset."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["conf", "stages", "src", "dvc.yaml", "params.yaml", "pyproject.toml"]
+
+# The real conf/, shrunk: a couple of epochs of a small CNN (lightning-hydra-template style).
+TINY = {
+    "train/default.yaml": {"epochs": 2, "early_stopping_patience": 2},
+    "model/cnn.yaml": {"filters": [8, 16], "convs_per_block": 1},
+    "explain/default.yaml": {"n_misclassified": 3, "n_correct": 3},
+}
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    """Run a command with the test interpreter's bin folder first on PATH (so DVC stage
+    commands `python stages/...` use this environment)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "TF_CPP_MIN_LOG_LEVEL": "2", **kw.pop("env", {})}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("DVC_ROOT", None)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def shrink_conf(project: Path, changes: dict[str, dict]) -> None:
+    for rel, updates in changes.items():
+        path = project / "conf" / rel
+        data = yaml.safe_load(path.read_text())
+        data.update(updates)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def copy_project(dest: Path, changes: dict[str, dict] = TINY) -> Path:
+    """Copy the project's tracked pipeline files into `dest`, shrink conf/ and recompose
+    params.yaml from it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dest / name)
+    shrink_conf(dest, changes)
+    run([sys.executable, "-m", "classlens.cli", "params"], cwd=dest)
+    return dest
+
+
+def init_repo(project: Path) -> None:
+    """git + DVC (Hydra composition on, no analytics) and a first commit."""
+    run(["git", "init", "-q", "-b", "main"], cwd=project)
+    run(["git", "config", "user.email", "test@example.com"], cwd=project)
+    run(["git", "config", "user.name", "classlens tests"], cwd=project)
+    run(["dvc", "init", "-q"], cwd=project)
+    run(["dvc", "config", "core.analytics", "false"], cwd=project)
+    run(["dvc", "config", "hydra.enabled", "true"], cwd=project)
+    (project / ".gitignore").write_text("/mlflow.db\n/mlartifacts/\n__pycache__/\n")
+    run(["git", "add", "-A"], cwd=project)
+    run(["git", "commit", "-qm", "project"], cwd=project)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch) -> Path:
+    """A shrunk copy of the project as the working directory (no git)."""
+    dest = copy_project(tmp_path / "project")
+    monkeypatch.chdir(dest)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory) -> Path:
+    """The shrunk project after running every stage once in-process (shared, read-only)."""
+    from classlens.cli import STAGES, run_stage
+
+    dest = copy_project(tmp_path_factory.mktemp("trained") / "project")
+    old = Path.cwd()
+    os.chdir(dest)
+    try:
+        for stage in STAGES:
+            run_stage(stage)
+    finally:
+        os.chdir(old)
+    return dest

@@ -1,0 +1,93 @@
+"""The scratch CNN, a few real training steps, and gradient saliency on a model whose right
+answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from classlens.config import AugmentConfig, ModelConfig, TrainConfig  # noqa: E402
+from classlens.explain.saliency import vanilla_gradients  # noqa: E402
+from classlens.models import LOGITS_LAYER, build_model  # noqa: E402
+from classlens.training import fit, seed_everything  # noqa: E402
+
+NO_AUGMENT = AugmentConfig(translate=0.0, rotate=0.0, zoom=0.0, flip_horizontal=False)
+
+
+def _cfg(**kw) -> ModelConfig:
+    base = dict(architecture="cnn", filters=[8, 16], convs_per_block=1, kernel_size=3,
+                block_dropout=0.0, head_dropout=0.0, augment=NO_AUGMENT)
+    return ModelConfig(**{**base, **kw})
+
+
+def test_cnn_ends_in_logits_then_softmax():
+    model = build_model(_cfg(), input_shape=(8, 8, 1), num_classes=4, seed=0)
+    assert model.layers[-2].name == LOGITS_LAYER
+    assert model.layers[-2].units == 4
+    assert model.layers[-1].name == "probabilities"
+    out = model.predict(np.full((3, 8, 8, 1), 200, np.uint8), verbose=0)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_deep_stack_runs_on_tiny_images():
+    model = build_model(_cfg(filters=[4, 4, 4, 4, 4]), input_shape=(8, 8, 1), num_classes=2,
+                        seed=0)
+    assert model.predict(np.zeros((1, 8, 8, 1)), verbose=0).shape == (1, 2)
+
+
+def test_augmentation_only_acts_in_training():
+    cfg = _cfg(augment=AugmentConfig(translate=0.3, rotate=0.2, zoom=0.2, flip_horizontal=True))
+    model = build_model(cfg, input_shape=(8, 8, 1), num_classes=3, seed=0)
+    x = np.random.default_rng(0).integers(0, 255, (4, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(model(x, training=False), model(x, training=False))
+    assert not np.allclose(model(x, training=True), model(x, training=False))
+
+
+def test_fit_improves_and_keeps_best_val_weights():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = np.rint(digits.images * 255 / 16).astype(np.uint8)[..., None]
+    y = digits.target
+    seed_everything(0, deterministic=False)
+    model = build_model(_cfg(), input_shape=(8, 8, 1), num_classes=10, seed=0)
+    train_cfg = TrainConfig(epochs=4, batch_size=64, learning_rate=0.01,
+                            early_stopping_patience=3, reduce_lr_patience=2,
+                            reduce_lr_factor=0.5, min_learning_rate=1e-5, deterministic=False)
+    result = fit(model, (x[:1200], y[:1200]), (x[1200:1500], y[1200:1500]), train_cfg, seed=0)
+    history = result.history
+    assert list(history["epoch"]) == [1, 2, 3, 4]
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    assert {"val_loss", "val_accuracy", "learning_rate"} <= set(history.columns)
+    model.compile(loss="sparse_categorical_crossentropy")
+    val_loss = model.evaluate(x[1200:1500], y[1200:1500], verbose=0, batch_size=64,
+                              return_dict=True)["loss"]
+    assert val_loss == pytest.approx(history["val_loss"].min(), rel=1e-3)
+
+
+def test_saliency_concentrates_where_the_model_looks():
+    # A linear "model" that sees only the top-left 4x4 quadrant: gradients elsewhere are zero.
+    inputs = keras.Input((8, 8, 1))
+    mask = np.zeros((8, 8, 1), "float32")
+    mask[:4, :4] = 1.0
+    masked = keras.layers.Lambda(lambda t: t * mask)(inputs)
+    flat = keras.layers.Flatten()(masked)
+    logits = keras.layers.Dense(3, name="logits",
+                                kernel_initializer=keras.initializers.RandomNormal(seed=1))(flat)
+    model = keras.Model(inputs, keras.layers.Softmax()(logits))
+    images = np.random.default_rng(0).random((5, 8, 8, 1)).astype("float32")
+    maps = vanilla_gradients(model, images, np.array([0, 1, 2, 0, 1]), batch_size=2)
+    assert maps.shape == (5, 8, 8)
+    inside = maps[:, :4, :4].sum()
+    assert inside > 0 and maps.sum() == pytest.approx(inside)
+    # the gradient of a linear logit is its weight: check one value exactly
+    weights = model.get_layer("logits").get_weights()[0].reshape(8, 8, 3)
+    np.testing.assert_allclose(maps[0, :4, :4], np.abs(weights[:4, :4, 0]), rtol=1e-5)
+
+
+def test_saliency_rejects_unknown_reduction():
+    model = build_model(_cfg(), input_shape=(8, 8, 1), num_classes=2, seed=0)
+    with pytest.raises(ValueError, match="reduce must be one of"):
+        vanilla_gradients(model, np.zeros((1, 8, 8, 1)), np.array([0]), reduce="median")

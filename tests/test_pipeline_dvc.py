@@ -1,0 +1,109 @@
+"""End to end with the real `dvc` in a temporary git repository: repro runs all six stages,
+a second repro is a no-op, and `dvc exp run -S ...` changes what actually runs and logs to its
+own MLflow run in the one store at the repository root."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from tests.conftest import copy_project, init_repo, run
+
+STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain")
+
+
+def _lock_md5(project: Path, path: str) -> str:
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    for stage in lock["stages"].values():
+        for out in stage.get("outs", []):
+            if out["path"] == path:
+                return out["md5"]
+    raise KeyError(path)
+
+
+def _run_ref(project: Path) -> dict:
+    return json.loads((project / "models/mlflow_run.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    project = copy_project(tmp_path_factory.mktemp("e2e") / "repo")
+    init_repo(project)
+    return project
+
+
+def test_repro_runs_every_stage_then_is_a_noop(repo):
+    first = run(["dvc", "repro"], cwd=repo)
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in first.stdout, first.stdout
+    metrics = json.loads((repo / "metrics.json").read_text())
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    second = run(["dvc", "repro"], cwd=repo)
+    assert "Running stage" not in second.stdout
+    assert "Data and pipelines are up to date" in second.stdout
+    run(["git", "add", "-A"], cwd=repo)
+    run(["git", "commit", "-qm", "baseline results"], cwd=repo)
+
+
+def test_exp_run_override_changes_what_trains(repo):
+    baseline = _run_ref(repo)
+    baseline_model = _lock_md5(repo, "models/model.keras")
+    proc = run(["dvc", "exp", "run", "-n", "one-epoch", "-S", "train.epochs=1",
+                "-S", "model=cnn_small"], cwd=repo)
+    assert "Running stage 'train'" in proc.stdout
+    assert "Running stage 'prepare'" not in proc.stdout  # data unchanged: cached
+    assert yaml.safe_load((repo / "params.yaml").read_text())["train"]["epochs"] == 1
+
+    experiment = _run_ref(repo)
+    assert experiment["run_id"] != baseline["run_id"]
+    assert _lock_md5(repo, "models/model.keras") != baseline_model
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    old, new = client.get_run(baseline["run_id"]), client.get_run(experiment["run_id"])
+    assert old.data.params["train.epochs"] == "2" and new.data.params["train.epochs"] == "1"
+    assert old.data.params["model.filters"] == "[8, 16]"
+    assert new.data.params["model.filters"] == "[16, 32]"  # the group override took effect
+    assert len(client.get_metric_history(new.info.run_id, "loss")) == 1
+    assert new.data.tags["dvc_exp_name"] == "one-epoch"
+    assert "f1.7" in new.data.metrics and "explain" in {
+        a.path for a in client.list_artifacts(new.info.run_id)}
+
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], cwd=repo).stdout)
+    names = {exp["name"] for entry in shown for exp in (entry.get("experiments") or [])}
+    assert "one-epoch" in names
+    flat = json.dumps(shown)
+    assert '"accuracy"' in flat
+
+
+def test_temp_experiment_changing_only_evaluate_gets_its_own_run(repo):
+    # Only `evaluate` re-runs (the model is cached), in a temporary folder: it must log to the
+    # repository's store, into a copy of the training run, leaving that run untouched.
+    run(["git", "checkout", "-q", "--", "."], cwd=repo)  # back to the committed baseline
+    run(["dvc", "checkout", "-q"], cwd=repo)
+    baseline = _run_ref(repo)
+    proc = run(["dvc", "exp", "run", "--temp", "-n", "top1", "-S", "evaluate.top_k=1"], cwd=repo)
+    assert "Running stage 'evaluate'" in proc.stdout
+    assert "Running stage 'train'" not in proc.stdout
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    runs = client.search_runs(client.get_experiment_by_name("classlens").experiment_id,
+                              filter_string="tags.dvc_exp_name = 'top1'")
+    assert len(runs) == 1, "the --temp experiment must log to the repository's store"
+    fork = runs[0]
+    assert fork.data.tags["classlens.forked_from"] == baseline["run_id"]
+    assert fork.data.params["evaluate.top_k"] == "1"
+    assert "top_1_accuracy" in fork.data.metrics and "val_loss" in fork.data.metrics
+    assert "top_1_accuracy" not in client.get_run(baseline["run_id"]).data.metrics
+    assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
+
+
+@pytest.mark.slow
+def test_default_pipeline_reaches_095_on_digits(tmp_path):
+    project = copy_project(tmp_path / "full", changes={})
+    init_repo(project)
+    run(["dvc", "repro"], cwd=project)
+    assert json.loads((project / "metrics.json").read_text())["accuracy"] >= 0.95

@@ -1,0 +1,111 @@
+"""One MLflow run per experiment, in a real SQLite store: URI anchoring, the run shared by the
+stages, and the per-experiment fork when only downstream params change."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from classlens import tracking
+from classlens.config import validate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cfg():
+    return validate(yaml.safe_load((REPO / "params.yaml").read_text()))
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    return tmp_path
+
+
+def test_relative_sqlite_is_anchored_at_dvc_root(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "repo"))
+    monkeypatch.chdir(tmp_path)
+    assert tracking.resolve_tracking_uri("sqlite:///mlflow.db") == (
+        f"sqlite:///{tmp_path / 'repo' / 'mlflow.db'}")
+    assert tracking.resolve_tracking_uri("sqlite:////abs/m.db") == "sqlite:////abs/m.db"
+    assert tracking.resolve_tracking_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert tracking.resolve_tracking_uri("mlruns") == str(tmp_path / "repo" / "mlruns")
+
+
+def test_environment_variable_overrides_config(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert tracking.resolve_tracking_uri("sqlite:///mlflow.db") == "http://127.0.0.1:5999"
+
+
+def test_root_found_from_subfolder_without_dvc_root(store, monkeypatch):
+    sub = store / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    assert tracking.project_root() == store.resolve()
+
+
+def _train_run(cfg, store) -> tracking.RunRef:
+    with tracking.training_run(cfg, data_fingerprint={"digest": "abc"}) as ref:
+        tracking.log_metrics({"val_loss": 0.5}, step=0)
+        tracking.log_metrics({"val_loss": 0.25}, step=1)
+        (store / "curve.txt").write_text("curve")
+        tracking.replace_artifacts([store / "curve.txt"], "train")
+    ref.write(store / "mlflow_run.json")
+    return ref
+
+
+def test_same_params_log_into_the_training_run_and_replace_artifacts(cfg, store):
+    ref = _train_run(cfg, store)
+    assert (store / "mlflow.db").exists()
+    for content in ("first", "second"):
+        (store / "gallery.png").write_text(content)
+        (store / f"only-{content}.csv").write_text(content)
+        with tracking.stage_run(store / "mlflow_run.json", cfg) as run_id:
+            assert run_id == ref.run_id
+            tracking.replace_artifacts([store / "gallery.png", store / f"only-{content}.csv"],
+                                       "analyze")
+    client = mlflow.MlflowClient()
+    names = sorted(a.path for a in client.list_artifacts(ref.run_id, "analyze"))
+    assert names == ["analyze/gallery.png", "analyze/only-second.csv"]  # replaced, not mixed
+    run = client.get_run(ref.run_id)
+    assert run.data.params["train.epochs"] == str(cfg.train.epochs)
+    assert run.data.tags["data_fingerprint"] == "abc"
+    assert run.data.tags[tracking.TAG_DIGEST] == ref.params_digest
+    assert len(client.search_runs([ref.experiment_id])) == 1
+    artifact_uri = run.info.artifact_uri
+    assert artifact_uri.startswith((store / "mlartifacts").resolve().as_uri())
+
+
+def test_downstream_only_change_forks_instead_of_overwriting(cfg, store):
+    ref = _train_run(cfg, store)
+    other = dataclasses.replace(cfg, evaluate=dataclasses.replace(cfg.evaluate, top_k=1))
+    with tracking.stage_run(store / "mlflow_run.json", other) as fork_id:
+        tracking.log_metrics({"accuracy": 0.5})
+    with tracking.stage_run(store / "mlflow_run.json", other) as again:
+        assert again == fork_id  # the next stage of the same experiment finds the fork
+    assert fork_id != ref.run_id
+    client = mlflow.MlflowClient()
+    fork, source = client.get_run(fork_id), client.get_run(ref.run_id)
+    assert fork.data.tags[tracking.TAG_FORKED_FROM] == ref.run_id
+    assert fork.data.params["evaluate.top_k"] == "1"
+    assert [m.value for m in client.get_metric_history(fork_id, "val_loss")] == [0.5, 0.25]
+    assert [a.path for a in client.list_artifacts(fork_id, "train")] == ["train/curve.txt"]
+    assert "accuracy" not in source.data.metrics  # the other experiment's run is untouched
+    assert source.data.params["evaluate.top_k"] == str(cfg.evaluate.top_k)
+
+
+def test_missing_run_reference_is_one_clear_line(cfg, store):
+    from classlens.errors import InputError
+
+    with pytest.raises(InputError, match="run the train stage first"):
+        with tracking.stage_run(store / "nope.json", cfg):
+            pass
