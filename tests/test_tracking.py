@@ -46,6 +46,13 @@ def test_environment_variable_overrides_config(monkeypatch):
     assert tracking.resolve_tracking_uri("sqlite:///mlflow.db") == "http://127.0.0.1:5999"
 
 
+def test_opening_a_store_does_not_leak_into_the_environment(cfg, store):
+    import os
+
+    _train_run(cfg, store)
+    assert "MLFLOW_TRACKING_URI" not in os.environ  # else the next stage in-process would use it
+
+
 def test_root_found_from_subfolder_without_dvc_root(store, monkeypatch):
     sub = store / "a" / "b"
     sub.mkdir(parents=True)

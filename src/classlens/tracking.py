@@ -66,8 +66,16 @@ def resolve_tracking_uri(configured: str) -> str:
 def _use_store(configured: str) -> str:
     import mlflow
 
+    user_setting = os.environ.get("MLFLOW_TRACKING_URI")
     uri = resolve_tracking_uri(configured)
     mlflow.set_tracking_uri(uri)
+    # MLflow also exports the URI as MLFLOW_TRACKING_URI (for child processes). Put the user's
+    # own setting back, so a later stage run in this same process still resolves config vs
+    # environment as documented instead of inheriting this run's store.
+    if user_setting is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = user_setting
     return uri
 
 
