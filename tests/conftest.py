@@ -73,6 +73,18 @@ def init_repo(project: Path) -> None:
     run(["git", "commit", "-qm", "project"], cwd=project)
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri():
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which classlens reads as the user's
+    override: never let one test's store leak into the next."""
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield
+    import mlflow
+
+    mlflow.set_tracking_uri(None)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch) -> Path:
     """A shrunk copy of the project as the working directory (no git)."""
@@ -89,6 +101,7 @@ def trained_project(tmp_path_factory) -> Path:
     from classlens.cli import STAGES, run_stage
 
     dest = copy_project(tmp_path_factory.mktemp("trained") / "project")
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
     old = Path.cwd()
     os.chdir(dest)
     try:

@@ -85,7 +85,7 @@ def test_explain_outputs(trained_project):
 
 def test_one_mlflow_run_holds_every_stage(trained_project):
     ref = json.loads(_in(trained_project, paths.RUN_REF).read_text())
-    mlflow.set_tracking_uri(f"sqlite:///{trained_project / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{trained_project / 'mlflow.db'}")  # for models:/ below
     client = mlflow.MlflowClient()
     assert len(client.search_runs([ref["experiment_id"]])) == 1
     run = client.get_run(ref["run_id"])
