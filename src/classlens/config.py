@@ -106,6 +106,27 @@ class TrackingConfig:
 
 
 @dataclass
+class GateRuleConfig:
+    """One gate rule (see classlens.gate.Rule); unset limits are null."""
+
+    metric: str = MISSING
+    direction: Optional[str] = None
+    floor: Optional[float] = None
+    max_drop: Optional[float] = None
+    max_relative_drop: Optional[float] = None
+    noise: Optional[str] = None
+
+
+@dataclass
+class GateConfig:
+    baseline_rev: str = MISSING
+    baseline_file: Optional[str] = MISSING
+    noise: str = MISSING
+    fail_pipeline: bool = MISSING
+    rules: list[GateRuleConfig] = MISSING
+
+
+@dataclass
 class Config:
     seed: int = MISSING
     data: DataConfig = MISSING
@@ -116,6 +137,7 @@ class Config:
     analyze: AnalyzeConfig = MISSING
     explain: ExplainConfig = MISSING
     tracking: TrackingConfig = MISSING
+    gate: GateConfig = MISSING
 
 
 # (section, field) -> (accepted values); checked after the type checks OmegaConf does.
@@ -123,6 +145,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "source"): DATA_SOURCES,
     ("model", "architecture"): MODEL_ARCHITECTURES,
     ("explain", "reduce"): SALIENCY_REDUCTIONS,
+    ("gate", "noise"): ("fail", "warn"),
 }
 # (section, field) -> (low, high), both inclusive; numbers outside fail at load time.
 _RANGES: dict[tuple[str, str], tuple[float, float]] = {
@@ -156,6 +179,7 @@ def register_configs() -> None:
         ("analyze", AnalyzeConfig),
         ("explain", ExplainConfig),
         ("tracking", TrackingConfig),
+        ("gate", GateConfig),
     ):
         cs.store(group=f"schema/{group}", name="base", node=node)
 

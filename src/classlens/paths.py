@@ -48,3 +48,7 @@ EXPLAIN_DIR = Path("data/explain")
 SALIENCY_PNG = EXPLAIN_DIR / "saliency.png"
 SALIENCY_MAPS = EXPLAIN_DIR / "saliency_maps.npy"
 SALIENCY_INDEX = EXPLAIN_DIR / "saliency_index.csv"
+
+GATE_DIR = Path("data/gate")
+GATE_MD = GATE_DIR / "gate.md"
+GATE_JSON = GATE_DIR / "gate.json"

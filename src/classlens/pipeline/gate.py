@@ -1,0 +1,117 @@
+"""Stage `gate` and `classlens gate`: read current and baseline metrics, judge them, write the
+verdict (data/gate/gate.md, gate.json), print the table, tag the MLflow run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Optional
+
+from classlens import paths
+from classlens.atomic import atomic_dir, write_json, write_text
+from classlens.config import Config, GateConfig
+from classlens.gate import GateInputError, GateResult, Rule, run_gate
+
+
+def rules_from(cfg: GateConfig) -> list[Rule]:
+    return [Rule(**dataclasses.asdict(rule)) for rule in cfg.rules]
+
+
+def load_gate_config(path: Path) -> GateConfig:
+    """A gate config from `params.yaml` (its `gate:` section) or from a `conf/gate/*.yaml` file."""
+    import yaml
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not path.is_file():
+        raise GateInputError(f"{path}: gate rules file not found")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if isinstance(raw, dict) and "gate" in raw:
+        raw = raw["gate"]
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(GateConfig), raw))
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        raise GateInputError(f"{path}: gate key '{key}': {str(err).splitlines()[0]}") from None
+
+
+def read_metrics(path: Path, *, what: str) -> dict:
+    if not path.is_file():
+        raise GateInputError(f"{path}: {what} metrics file not found (run `dvc repro evaluate`)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise GateInputError(f"{path}: {what} metrics file is not valid JSON ({err})") from None
+
+
+def load_baseline(*, file: Optional[str], rev: str,
+                  metrics_path: Path = paths.METRICS) -> tuple[dict, str]:
+    """The baseline metrics and a description of where they came from. A committed file wins;
+    otherwise `metrics_path` at git revision `rev`, read through DVC's API."""
+    if file:
+        return read_metrics(Path(file), what="baseline"), str(file)
+    import dvc.api
+    from dvc.exceptions import DvcException
+
+    from classlens.tracking import project_root
+
+    root = project_root()
+    try:
+        text = dvc.api.read(str(metrics_path), repo=str(root), rev=rev, mode="r")
+    except (DvcException, FileNotFoundError, OSError) as err:
+        raise GateInputError(
+            f"baseline: {metrics_path} could not be read at revision {rev!r} "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); commit "
+            "a baseline there or pass --baseline-file") from None
+    return json.loads(text), f"{metrics_path}@{rev}"
+
+
+def judge(gate_cfg: GateConfig, *, metrics_path: Path = paths.METRICS,
+          baseline_file: Optional[str] = None, baseline_rev: Optional[str] = None,
+          ) -> tuple[GateResult, str]:
+    """Run the gate; command-line choices of baseline override the config's."""
+    current = read_metrics(metrics_path, what="current")
+    if baseline_file is not None:
+        file, rev = baseline_file, gate_cfg.baseline_rev
+    elif baseline_rev is not None:
+        file, rev = None, baseline_rev
+    else:
+        file, rev = gate_cfg.baseline_file, gate_cfg.baseline_rev
+    baseline, source = load_baseline(file=file, rev=rev, metrics_path=metrics_path)
+    result = run_gate(current, baseline, rules_from(gate_cfg), default_noise=gate_cfg.noise)
+    return result, source
+
+
+def write_verdict(result: GateResult, source: str, out_dir: Path = paths.GATE_DIR) -> str:
+    markdown = result.to_markdown(title=f"Metric gate vs {source}")
+    with atomic_dir(out_dir) as out:
+        write_text(out / paths.GATE_MD.name, markdown)
+        write_json(out / paths.GATE_JSON.name, {**result.to_json(), "baseline": source})
+    return markdown
+
+
+def run(cfg: Config) -> None:
+    """The DVC stage: always records a verdict; fails the pipeline only if configured to."""
+    from classlens import tracking
+
+    try:
+        result, source = judge(cfg.gate)
+        markdown = write_verdict(result, source)
+        verdict, failed = result.verdict, ",".join(r.metric for r in result.rows
+                                                   if r.verdict == "fail")
+    except GateInputError as err:
+        if cfg.gate.fail_pipeline:
+            raise
+        markdown = f"### Metric gate: not judged\n\n{err}\n"
+        with atomic_dir(paths.GATE_DIR) as out:
+            write_text(out / paths.GATE_MD.name, markdown)
+            write_json(out / paths.GATE_JSON.name, {"verdict": "unusable", "reason": str(err),
+                                                    "failed": [], "warned": [], "rows": []})
+        verdict, failed = "unusable", ""
+    print(markdown)
+    with tracking.stage_run(paths.RUN_REF, cfg):
+        tracking.set_tags({"gate.verdict": verdict, "gate.failed": failed or "-"})
+        tracking.replace_artifacts([paths.GATE_MD, paths.GATE_JSON], "gate")
+    if cfg.gate.fail_pipeline and verdict == "fail":
+        raise SystemExit(1)
