@@ -5,6 +5,7 @@ own MLflow run in the one store at the repository root."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import mlflow
@@ -13,7 +14,7 @@ import yaml
 
 from tests.conftest import copy_project, init_repo, run
 
-STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain")
+STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "gate")
 
 
 def _lock_md5(project: Path, path: str) -> str:
@@ -23,6 +24,10 @@ def _lock_md5(project: Path, path: str) -> str:
             if out["path"] == path:
                 return out["md5"]
     raise KeyError(path)
+
+
+def _client(project: Path) -> "mlflow.MlflowClient":
+    return mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
 
 
 def _run_ref(project: Path) -> dict:
@@ -42,6 +47,8 @@ def test_repro_runs_every_stage_then_is_a_noop(repo):
         assert f"Running stage '{stage}'" in first.stdout, first.stdout
     metrics = json.loads((repo / "metrics.json").read_text())
     assert 0.0 <= metrics["accuracy"] <= 1.0
+    # no metrics.json on main yet: the gate stage records "unusable" and lets the pipeline end
+    assert json.loads((repo / "data/gate/gate.json").read_text())["verdict"] == "unusable"
     second = run(["dvc", "repro"], cwd=repo)
     assert "Running stage" not in second.stdout
     assert "Data and pipelines are up to date" in second.stdout
@@ -61,8 +68,7 @@ def test_exp_run_override_changes_what_trains(repo):
     experiment = _run_ref(repo)
     assert experiment["run_id"] != baseline["run_id"]
     assert _lock_md5(repo, "models/model.keras") != baseline_model
-    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
-    client = mlflow.MlflowClient()
+    client = _client(repo)
     old, new = client.get_run(baseline["run_id"]), client.get_run(experiment["run_id"])
     assert old.data.params["train.epochs"] == "2" and new.data.params["train.epochs"] == "1"
     assert old.data.params["model.filters"] == "[8, 16]"
@@ -71,6 +77,10 @@ def test_exp_run_override_changes_what_trains(repo):
     assert new.data.tags["dvc_exp_name"] == "one-epoch"
     assert "f1.7" in new.data.metrics and "explain" in {
         a.path for a in client.list_artifacts(new.info.run_id)}
+
+    gate = json.loads((repo / "data/gate/gate.json").read_text())
+    assert gate["baseline"] == "metrics.json@main" and gate["verdict"] in ("pass", "warn", "fail")
+    assert new.data.tags["gate.verdict"] == gate["verdict"]
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], cwd=repo).stdout)
     names = {exp["name"] for entry in shown for exp in (entry.get("experiments") or [])}
@@ -88,8 +98,7 @@ def test_temp_experiment_changing_only_evaluate_gets_its_own_run(repo):
     proc = run(["dvc", "exp", "run", "--temp", "-n", "top1", "-S", "evaluate.top_k=1"], cwd=repo)
     assert "Running stage 'evaluate'" in proc.stdout
     assert "Running stage 'train'" not in proc.stdout
-    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
-    client = mlflow.MlflowClient()
+    client = _client(repo)
     runs = client.search_runs(client.get_experiment_by_name("classlens").experiment_id,
                               filter_string="tags.dvc_exp_name = 'top1'")
     assert len(runs) == 1, "the --temp experiment must log to the repository's store"
@@ -99,6 +108,33 @@ def test_temp_experiment_changing_only_evaluate_gets_its_own_run(repo):
     assert "top_1_accuracy" in fork.data.metrics and "val_loss" in fork.data.metrics
     assert "top_1_accuracy" not in client.get_run(baseline["run_id"]).data.metrics
     assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
+
+
+def test_compare_lists_param_changes_and_flips(repo):
+    import pandas as pd
+
+    client = _client(repo)
+    experiment = client.get_experiment_by_name("classlens").experiment_id
+    baseline_id = client.search_runs([experiment], order_by=["attributes.start_time ASC"],
+                                     max_results=1)[0].info.run_id  # the first `dvc repro`
+    proc = run([sys.executable, "-m", "classlens.cli", "compare", baseline_id, "one-epoch",
+                "--out", "reports/cmp"], cwd=repo)
+    import re
+
+    assert re.search(r"\|\s*train\.epochs\s*\|\s*2\s*\|\s*1\s*\|", proc.stdout), proc.stdout
+    assert "model.filters" in proc.stdout
+    html = (repo / "reports/cmp/compare.html").read_text()
+    assert "Right → wrong" in html and "Params that differ" in html
+    tables = []
+    for ref in (baseline_id, client.search_runs(
+            [experiment], filter_string="tags.dvc_exp_name = 'one-epoch'")[0].info.run_id):
+        local = client.download_artifacts(ref, "predict/predictions.csv", str(repo / "reports"))
+        tables.append(pd.read_csv(local))
+        Path(local).unlink()
+    a, b = tables
+    merged = a.merge(b, on="id")
+    flips = int((merged["correct_x"] & ~merged["correct_y"]).sum())
+    assert f"Right → wrong ({flips} images)" in proc.stdout
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@
     classlens params                 # conf/ -> params.yaml (what `dvc exp run` does)
     classlens params model=cnn_small # ... with Hydra overrides
     classlens check-params           # exit 1 if params.yaml is not what conf/ composes to
+    classlens gate                   # metrics.json vs baseline: exit 0 pass, 1 fail, 2 unusable
+    classlens compare A B            # two runs / DVC experiments side by side
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Optional, Sequence
 
 from classlens.errors import ClassLensError
 
-STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain")
+STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "gate")
 
 
 def run_stage(name: str, params_path: str | Path = "params.yaml") -> None:
@@ -56,6 +58,33 @@ def _check_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gate(args: argparse.Namespace) -> int:
+    from classlens.pipeline.gate import judge, load_gate_config, write_verdict
+
+    gate_cfg = load_gate_config(Path(args.rules))
+    result, source = judge(gate_cfg, metrics_path=Path(args.metrics),
+                           baseline_file=args.baseline_file, baseline_rev=args.baseline_rev)
+    if args.out_dir:
+        markdown = write_verdict(result, source, Path(args.out_dir))
+    else:
+        markdown = result.to_markdown(title=f"Metric gate vs {source}")
+    print(markdown)
+    return 0 if result.passed else 1
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from classlens.compare_report import compare_runs, to_markdown, write
+    from classlens.config import load_params
+
+    cfg = load_params(args.params)
+    comparison = compare_runs(args.a, args.b, tracking_cfg=cfg.tracking, top=args.top)
+    print(to_markdown(comparison))
+    if args.out:
+        md, html = write(comparison, Path(args.out))
+        print(f"wrote {md} and {html}")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="classlens", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,6 +104,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     check.add_argument("--config-dir", default="conf")
     check.add_argument("--params", default="params.yaml")
     check.set_defaults(func=_check_params)
+
+    gate = sub.add_parser("gate", help="fail (exit 1) when metrics regress against a baseline")
+    gate.add_argument("--metrics", default="metrics.json", help="current metrics file")
+    where = gate.add_mutually_exclusive_group()
+    where.add_argument("--baseline-file", help="a committed baseline metrics file")
+    where.add_argument("--baseline-rev", help="git revision whose metrics file is the baseline")
+    gate.add_argument("--rules", default="params.yaml",
+                      help="gate config: params.yaml (its gate section) or a conf/gate/*.yaml")
+    gate.add_argument("--out-dir", default=None, help="also write gate.md and gate.json here")
+    gate.set_defaults(func=_gate)
+
+    compare = sub.add_parser("compare", help="two MLflow runs or DVC experiments side by side")
+    compare.add_argument("a", help="MLflow run id or DVC experiment name")
+    compare.add_argument("b", help="MLflow run id or DVC experiment name")
+    compare.add_argument("--out", default="reports/compare", help="folder for .md and .html")
+    compare.add_argument("--top", type=int, default=10, help="classes listed by F1 change")
+    compare.add_argument("--params", default="params.yaml", help="for the tracking store")
+    compare.set_defaults(func=_compare)
 
     args = parser.parse_args(argv)
     if args.command == "stage":

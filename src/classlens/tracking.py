@@ -66,6 +66,7 @@ def resolve_tracking_uri(configured: str) -> str:
 def _use_store(configured: str) -> str:
     import mlflow
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in DVC logs
     user_setting = os.environ.get("MLFLOW_TRACKING_URI")
     uri = resolve_tracking_uri(configured)
     mlflow.set_tracking_uri(uri)
@@ -227,6 +228,51 @@ def _fork(client, ref: RunRef, cfg: Config, digest: str) -> str:
             client.log_artifacts(new_id, local)
     client.set_terminated(new_id)
     return new_id
+
+
+# ---------------------------------------------------------------- reading runs back
+
+
+def find_run(ref: str, *, tracking: TrackingConfig) -> str:
+    """A run id from an MLflow run id or a DVC experiment name (tag `dvc_exp_name`, newest)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    _use_store(tracking.uri)
+    client = MlflowClient()
+    if len(ref) == 32 and all(c in "0123456789abcdef" for c in ref):
+        try:
+            return client.get_run(ref).info.run_id
+        except MlflowException:
+            pass
+    experiment = client.get_experiment_by_name(tracking.experiment)
+    if experiment is not None:
+        found = client.search_runs([experiment.experiment_id],
+                                   filter_string=f"tags.dvc_exp_name = '{ref}'",
+                                   order_by=["attributes.start_time DESC"], max_results=1)
+        if found:
+            return found[0].info.run_id
+    raise InputError(f"{ref!r} is neither an MLflow run id nor a DVC experiment name with a run "
+                     f"in experiment {tracking.experiment!r} at {resolve_tracking_uri(tracking.uri)}")
+
+
+def run_data(run_id: str) -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
+    """(params, latest metrics, tags) of a run."""
+    from mlflow import MlflowClient
+
+    run = MlflowClient().get_run(run_id)
+    return dict(run.data.params), dict(run.data.metrics), dict(run.data.tags)
+
+
+def download_artifact(run_id: str, artifact_path: str, dst: Path) -> Path:
+    """Download one artifact of a run into folder `dst`; a clear error when it is absent."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return Path(MlflowClient().download_artifacts(run_id, artifact_path, str(dst)))
+    except (MlflowException, OSError) as err:
+        raise InputError(f"run {run_id}: artifact {artifact_path!r} not found ({err})") from None
 
 
 # ---------------------------------------------------------------- logging (inside a run)
