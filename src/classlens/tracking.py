@@ -63,12 +63,39 @@ def resolve_tracking_uri(configured: str) -> str:
     return uri
 
 
+# Bounded waiting on a remote tracking server: MLflow's defaults (120 s timeout, 7 retries with
+# backoff) can hang a stage for many minutes on a dead server. Users may still override these.
+HTTP_TIMEOUT_S = "15"
+HTTP_MAX_RETRIES = "2"
+HEALTH_TIMEOUT_S = 5.0
+
+
+def check_reachable(uri: str) -> None:
+    """For an http(s) store, ask the server's /health within a few seconds; a clear one-line
+    error otherwise (before any training work is spent)."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    try:
+        response = requests.get(f"{uri.rstrip('/')}/health", timeout=HEALTH_TIMEOUT_S)
+        response.raise_for_status()
+    except requests.RequestException as err:
+        reason = type(err).__name__
+        raise InputError(
+            f"MLflow tracking server {uri} is unreachable ({reason}); start it, or point "
+            "tracking.uri / MLFLOW_TRACKING_URI at a reachable store") from None
+
+
 def _use_store(configured: str) -> str:
     import mlflow
 
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", HTTP_TIMEOUT_S)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", HTTP_MAX_RETRIES)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in DVC logs
     user_setting = os.environ.get("MLFLOW_TRACKING_URI")
     uri = resolve_tracking_uri(configured)
+    check_reachable(uri)
     mlflow.set_tracking_uri(uri)
     # MLflow also exports the URI as MLFLOW_TRACKING_URI (for child processes). Put the user's
     # own setting back, so a later stage run in this same process still resolves config vs
@@ -157,18 +184,23 @@ def _loggable_params(cfg: Config) -> dict[str, str]:
 def training_run(cfg: Config, *, data_fingerprint: dict) -> Iterator[RunRef]:
     """Start the experiment's run: tags, every param, the dataset digest. Yields its `RunRef`."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
-    _use_store(cfg.tracking.uri)
-    experiment_id = _experiment_id(cfg.tracking.experiment)
+    _use_store(cfg.tracking.uri)  # an unreachable server fails here, before training starts
     digest = params_digest(cfg)
-    with mlflow.start_run(experiment_id=experiment_id,
-                          run_name=os.environ.get("DVC_EXP_NAME") or None) as run:
-        run_id = run.info.run_id
-        mlflow.set_tags({**_run_tags(), TAG_DIGEST: digest, TAG_TRAINED_IN: run_id,
-                         "data_fingerprint": data_fingerprint["digest"]})
-        mlflow.log_params(_loggable_params(cfg))
-        yield RunRef(run_id=run_id, experiment_id=experiment_id, tracking_uri=cfg.tracking.uri,
-                     params_digest=digest)
+    try:
+        experiment_id = _experiment_id(cfg.tracking.experiment)
+        with mlflow.start_run(experiment_id=experiment_id,
+                              run_name=os.environ.get("DVC_EXP_NAME") or None) as run:
+            run_id = run.info.run_id
+            mlflow.set_tags({**_run_tags(), TAG_DIGEST: digest, TAG_TRAINED_IN: run_id,
+                             "data_fingerprint": data_fingerprint["digest"]})
+            mlflow.log_params(_loggable_params(cfg))
+            yield RunRef(run_id=run_id, experiment_id=experiment_id,
+                         tracking_uri=cfg.tracking.uri, params_digest=digest)
+    except MlflowException as err:
+        raise InputError(f"MLflow logging failed ({str(err).splitlines()[0][:200]}); output "
+                         "files already written are kept; re-run once the store is back") from None
 
 
 @contextmanager
@@ -180,11 +212,22 @@ def stage_run(run_ref_path: Path, cfg: Config) -> Iterator[str]:
     """
     import mlflow
 
+    from mlflow.exceptions import MlflowException
+
     ref = RunRef.read(run_ref_path)
-    _use_store(ref.tracking_uri)
-    run_id = _find_or_fork(ref, cfg)
-    with mlflow.start_run(run_id=run_id):
-        yield run_id
+    try:
+        _use_store(ref.tracking_uri)
+    except InputError as err:
+        raise InputError(f"{err}; this stage's output files are written, only logging failed "
+                         "(re-run the stage once the store is back)") from None
+    try:
+        run_id = _find_or_fork(ref, cfg)
+        with mlflow.start_run(run_id=run_id):
+            yield run_id
+    except MlflowException as err:
+        raise InputError(f"MLflow logging failed ({str(err).splitlines()[0][:200]}); this "
+                         "stage's output files are written; re-run it once the store is "
+                         "back") from None
 
 
 def _find_or_fork(ref: RunRef, cfg: Config) -> str:

@@ -1,0 +1,164 @@
+"""Beyond one machine: a real `mlflow server` on 127.0.0.1, parallel queued experiments, a DVC
+remote that makes a fresh clone a no-op, and a dead or vanished tracking server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+import requests
+
+from tests.conftest import copy_project, init_repo, run
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A real MLflow tracking server (SQLite backend, served artifact root) on 127.0.0.1."""
+
+    def __init__(self, root: Path):
+        root.mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(root / "server.log", "w")
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mlflow"), "server",
+             "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
+             "--artifacts-destination", str(root / "artifacts"),
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{self.url}/health", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"mlflow server did not start: {(root / 'server.log').read_text()}")
+
+    def client(self) -> mlflow.MlflowClient:
+        return mlflow.MlflowClient(tracking_uri=self.url)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("mlflow-server"))
+    yield srv
+    srv.stop()
+
+
+def test_unreachable_server_fails_fast_before_training(project):
+    run([sys.executable, "stages/prepare.py"], cwd=project)
+    dead = f"http://127.0.0.1:{_free_port()}"
+    started = time.time()
+    proc = run([sys.executable, "stages/train.py"], cwd=project, check=False,
+               env={"MLFLOW_TRACKING_URI": dead}, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("classlens ")]
+    assert len(ours) == 1 and "unreachable" in ours[0] and dead in ours[0]
+    assert "Epoch 1" not in proc.stdout  # no training work was spent
+    assert not (project / "models").exists()
+    assert time.time() - started < 120
+
+
+@pytest.fixture(scope="module")
+def server_repo(tmp_path_factory, server) -> Path:
+    project = copy_project(tmp_path_factory.mktemp("team") / "repo")
+    init_repo(project)
+    run(["dvc", "repro"], cwd=project, env={"MLFLOW_TRACKING_URI": server.url})
+    run(["git", "add", "-A"], cwd=project)
+    run(["git", "commit", "-qm", "baseline"], cwd=project)
+    return project
+
+
+@pytest.mark.slow
+def test_whole_pipeline_logs_runs_and_artifacts_to_the_server(server, server_repo):
+    ref = json.loads((server_repo / "models/mlflow_run.json").read_text())
+    client = server.client()
+    run_ = client.get_run(ref["run_id"])
+    assert run_.info.artifact_uri.startswith("mlflow-artifacts:")  # served by the server
+    assert {"accuracy", "f1.3", "val_loss", "n_misclassified"} <= set(run_.data.metrics)
+    local = client.download_artifacts(ref["run_id"], "evaluate/confusion_counts.png",
+                                      str(server_repo / "reports"))
+    assert Path(local).read_bytes()[:4] == b"\x89PNG"
+    assert not (server_repo / "mlflow.db").exists()  # nothing went to the local default store
+
+
+@pytest.mark.slow
+def test_two_queued_experiments_run_in_parallel_and_both_log(server, server_repo):
+    env = {"MLFLOW_TRACKING_URI": server.url}
+    for name, epochs in (("q-one", 1), ("q-three", 3)):
+        run(["dvc", "exp", "run", "--queue", "-n", name, "-S", f"train.epochs={epochs}"],
+            cwd=server_repo, env=env)
+    run(["dvc", "queue", "start", "-j", "2"], cwd=server_repo, env=env)
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        status = run(["dvc", "queue", "status"], cwd=server_repo, env=env).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    assert "Success" in status and "Failed" not in status, status
+    client = server.client()
+    experiment = client.get_experiment_by_name("classlens").experiment_id
+    for name, epochs in (("q-one", 1), ("q-three", 3)):
+        runs = client.search_runs([experiment], filter_string=f"tags.dvc_exp_name = '{name}'")
+        assert len(runs) == 1, name
+        assert runs[0].data.params["train.epochs"] == str(epochs)
+        assert "accuracy" in runs[0].data.metrics
+    logs = run(["dvc", "queue", "logs", "q-one"], cwd=server_repo, env=env, check=False).stdout
+    assert "database is locked" not in logs
+
+
+@pytest.mark.slow
+def test_remote_push_then_fresh_clone_pull_makes_repro_a_noop(server_repo, tmp_path):
+    remote = tmp_path / "dvc-remote"
+    run(["dvc", "remote", "add", "-d", "store", str(remote)], cwd=server_repo)
+    run(["git", "commit", "-qam", "add a DVC remote"], cwd=server_repo)
+    run(["dvc", "push"], cwd=server_repo)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(server_repo), str(clone)], cwd=tmp_path)
+    run(["dvc", "pull"], cwd=clone)
+    assert (clone / "models/model.keras").exists() and (clone / "data/prepared").is_dir()
+    proc = run(["dvc", "repro"], cwd=clone)
+    assert "Running stage" not in proc.stdout
+    assert "Data and pipelines are up to date" in proc.stdout
+
+
+@pytest.mark.slow
+def test_server_gone_mid_pipeline_keeps_the_stage_outputs(tmp_path):
+    srv = Server(tmp_path / "short-lived")
+    project = copy_project(tmp_path / "repo")
+    init_repo(project)
+    env = {"MLFLOW_TRACKING_URI": srv.url}
+    try:
+        run(["dvc", "repro", "predict"], cwd=project, env=env)
+    finally:
+        srv.stop()  # the server goes away between stages
+    proc = run(["dvc", "repro", "evaluate"], cwd=project, env=env, check=False, timeout=300)
+    assert proc.returncode != 0
+    assert "only logging failed" in proc.stderr and "Traceback" not in proc.stderr
+    metrics = json.loads((project / "metrics.json").read_text())  # written before logging
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    assert (project / "data/eval/confusion_counts.png").exists()
