@@ -72,6 +72,7 @@ class TrainConfig:
     reduce_lr_factor: float = MISSING
     min_learning_rate: float = MISSING
     deterministic: bool = MISSING
+    distribution: str = MISSING
 
 
 @dataclass
@@ -146,6 +147,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("model", "architecture"): MODEL_ARCHITECTURES,
     ("explain", "reduce"): SALIENCY_REDUCTIONS,
     ("gate", "noise"): ("fail", "warn"),
+    ("train", "distribution"): ("none", "mirrored", "multi_worker", "auto"),
 }
 # (section, field) -> (low, high), both inclusive; numbers outside fail at load time.
 _RANGES: dict[tuple[str, str], tuple[float, float]] = {

@@ -59,7 +59,11 @@ def build_cnn(
                               name=f"block{b}_conv{c}")(x)
             # momentum 0.9 (not Keras' 0.99): small datasets give few steps per epoch, and the
             # moving statistics must settle within a handful of epochs for validation to mean much.
-            x = layers.BatchNormalization(momentum=0.9, name=f"block{b}_bn{c}")(x)
+            # synchronized: under a distribution strategy the batch statistics are the global
+            # batch's, so every worker's moving averages (and weights) stay identical; no effect
+            # on one device.
+            x = layers.BatchNormalization(momentum=0.9, synchronized=True,
+                                          name=f"block{b}_bn{c}")(x)
             x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
         # "same" padding lets deep stacks run on tiny images (8x8 -> 4 -> 2 -> 1 -> 1).
         x = layers.MaxPooling2D(padding="same", name=f"block{b}_pool")(x)

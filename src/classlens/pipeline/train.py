@@ -17,16 +17,36 @@ def run(cfg: Config) -> None:
     from classlens.models import build_model
     from classlens.training import fit, seed_everything
 
+    from classlens import distributed
+
     seed_everything(cfg.seed, deterministic=cfg.train.deterministic)
-    model = build_model(cfg.model, input_shape=tuple(train.images.shape[1:]),
-                        num_classes=len(classes), seed=cfg.seed)
+    mode = distributed.resolve_mode(cfg.train.distribution)
+    # a strategy must exist before any model or variable (TF's collective ops require it)
+    strategy = None if mode == "none" else distributed.make_strategy(mode)
+
+    def build():
+        return build_model(cfg.model, input_shape=tuple(train.images.shape[1:]),
+                           num_classes=len(classes), seed=cfg.seed)
+
+    if strategy is not None and not distributed.is_chief():
+        _train_as_worker(build, train, val, cfg, strategy)
+        return
+    model = build() if strategy is None else None
 
     with tracking.training_run(cfg, data_fingerprint=fingerprint) as ref:
         tracking.log_dataset(train.images, train.labels, name=f"{cfg.data.source}-train",
                              digest=fingerprint["digest"][:36], source=str(paths.PREPARED_DIR),
                              context="train")
-        result = fit(model, (train.images, train.labels), (val.images, val.labels), cfg.train,
-                     seed=cfg.seed, extra_callbacks=[tracking.epoch_metrics_callback()])
+        if strategy is None:
+            result = fit(model, (train.images, train.labels), (val.images, val.labels),
+                         cfg.train, seed=cfg.seed,
+                         extra_callbacks=[tracking.epoch_metrics_callback()])
+        else:
+            model, result = distributed.fit_distributed(
+                build, (train.images, train.labels), (val.images, val.labels), cfg.train,
+                strategy=strategy, seed=cfg.seed,
+                extra_callbacks=[tracking.epoch_metrics_callback()])
+            print(f"train: chief weights digest {distributed.weights_digest(model)}")
 
         with atomic_dir(paths.MODEL_DIR) as out:
             model.save(out / paths.MODEL.name)
@@ -47,3 +67,21 @@ def run(cfg: Config) -> None:
         tracking.log_keras_model(model, val.images[:4])
     print(f"train: best epoch {result.best_epoch}/{len(result.history)}, "
           f"val accuracy {best['val_accuracy']:.4f}, run {ref.run_id}")
+
+
+def _train_as_worker(build, train, val, cfg: Config, strategy) -> None:
+    """A non-chief worker: the same training steps, no MLflow, outputs to a removed scratch."""
+    import shutil
+
+    from classlens import distributed
+
+    model, result = distributed.fit_distributed(
+        build, (train.images, train.labels), (val.images, val.labels), cfg.train,
+        strategy=strategy, seed=cfg.seed)
+    scratch = distributed.scratch_dir()
+    try:
+        model.save(scratch / paths.MODEL.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"train: worker weights digest {distributed.weights_digest(model)} "
+          f"({len(result.history)} epochs; outputs and MLflow left to the chief)")
