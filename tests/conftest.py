@@ -90,10 +90,14 @@ def trained_project(tmp_path_factory) -> Path:
 
     dest = copy_project(tmp_path_factory.mktemp("trained") / "project")
     old = Path.cwd()
+    # An earlier test's mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI; the stages would
+    # then log into that test's store instead of this project's own.
+    leaked = {k: os.environ.pop(k) for k in ("MLFLOW_TRACKING_URI", "DVC_ROOT") if k in os.environ}
     os.chdir(dest)
     try:
         for stage in STAGES:
             run_stage(stage)
     finally:
         os.chdir(old)
+        os.environ.update(leaked)
     return dest

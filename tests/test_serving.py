@@ -169,13 +169,21 @@ def test_model_card_names_every_class_and_completes_with_metrics(trained_project
     assert again.count("Weakest classes") == 1
 
 
-def test_card_and_preview_are_logged_with_the_run(trained_project):
+def _use_store(project: Path, monkeypatch) -> None:
+    """Point MLflow at the project's store for this test only (set_tracking_uri also exports
+    MLFLOW_TRACKING_URI; monkeypatch takes it back afterwards)."""
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+
+
+def test_card_and_preview_are_logged_with_the_run(trained_project, monkeypatch):
     from PIL import Image
 
     preview = Image.open(trained_project / paths.AUGMENT_PREVIEW)
     assert preview.format == "PNG" and preview.size[0] > 300
     ref = json.loads((trained_project / paths.RUN_REF).read_text())
-    mlflow.set_tracking_uri(f"sqlite:///{trained_project / 'mlflow.db'}")
+    _use_store(trained_project, monkeypatch)
     client = mlflow.MlflowClient()
     logged = {a.path for a in client.list_artifacts(ref["run_id"], "train")}
     assert {"train/model_card.md", "train/augmentation_preview.png",
@@ -199,8 +207,10 @@ def test_augmentation_versions_differ_from_the_original(trained_project):
 # ---------------------------------------------------------------- MLflow pyfunc + real server
 
 
-def test_pyfunc_model_names_classes(trained_project, test_pngs):
-    run_tags = _run(trained_project).data.tags
+def test_pyfunc_model_names_classes(trained_project, test_pngs, monkeypatch):
+    ref = json.loads((trained_project / paths.RUN_REF).read_text())
+    _use_store(trained_project, monkeypatch)
+    run_tags = mlflow.MlflowClient().get_run(ref["run_id"]).data.tags
     model = mlflow.pyfunc.load_model(run_tags["classlens.model_uri"])
     images = [(test_pngs / "part0" / "0000.png").read_bytes(),
               (test_pngs / "part1" / "0001.png").read_bytes()]
@@ -210,12 +220,6 @@ def test_pyfunc_model_names_classes(trained_project, test_pngs):
     assert [r["label"] for r in out] == [expected[0], expected[1]]
     assert all(len(r["top_k"]) == 3 for r in out)
     assert model.metadata.signature.inputs.input_names() == ["image"]
-
-
-def _run(project: Path):
-    ref = json.loads((project / paths.RUN_REF).read_text())
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    return mlflow.MlflowClient().get_run(ref["run_id"])
 
 
 def _free_port() -> int:
