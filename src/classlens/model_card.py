@@ -215,7 +215,8 @@ def evaluation_section(metrics: dict[str, Any], *, confusion: Optional[dict[str,
     intervals = (metrics.get("bootstrap") or {}).get("intervals") or {}
     level = (metrics.get("bootstrap") or {}).get("confidence")
     rows = [("accuracy", metrics.get("accuracy"), "accuracy")]
-    rows += [(k.replace("_", "-"), v, k) for k, v in metrics.items()
+    rows += [(k.replace("_accuracy", " accuracy").replace("_", "-"), v, k)
+             for k, v in metrics.items()
              if k.startswith("top_") and k.endswith("_accuracy")]
     for avg in ("macro_avg", "weighted_avg"):
         for metric in ("f1", "precision", "recall"):
@@ -232,10 +233,14 @@ def evaluation_section(metrics: dict[str, Any], *, confusion: Optional[dict[str,
         span = (f"{_fmt(interval['low'])} – {_fmt(interval['high'])}"
                 if {"low", "high"} <= set(interval) else "—")
         lines.append(f"| {label} | {_fmt(value)} | {span} |")
-    weak = weakest_classes(metrics.get("per_class") or {}, n=weak_classes)
-    if weak:
+    macro_f1 = (metrics.get("macro_avg") or {}).get("f1")
+    weak = weakest_classes(metrics.get("per_class") or {}, n=weak_classes, below=macro_f1)
+    if not weak:
+        lines += ["", "Weakest classes: none below the macro F1."]
+    else:
         mistaken = _most_confused_with(confusion) if confusion else {}
-        lines += ["", "Weakest classes (lowest F1; undefined counts as 0):", "",
+        lines += ["", "Weakest classes (lowest F1 below the macro F1; undefined counts as 0):",
+                  "",
                   "| class | F1 | precision | recall | support | most often predicted as |",
                   "|---|---:|---:|---:|---:|---|"]
         for name, values in weak:
@@ -245,10 +250,13 @@ def evaluation_section(metrics: dict[str, Any], *, confusion: Optional[dict[str,
     return "\n".join(lines)
 
 
-def weakest_classes(per_class: dict[str, dict[str, Any]], *, n: int
-                    ) -> list[tuple[str, dict[str, Any]]]:
-    """The `n` classes with the lowest F1 (None as 0), ties broken by name order in the input."""
+def weakest_classes(per_class: dict[str, dict[str, Any]], *, n: int,
+                    below: Optional[float] = None) -> list[tuple[str, dict[str, Any]]]:
+    """Up to `n` classes with the lowest F1 (None as 0), only those under `below` when given
+    (a class at the average is not "weak"); ties keep the input's class order."""
     ranked = sorted(per_class.items(), key=lambda item: item[1].get("f1") or 0.0)
+    if below is not None:
+        ranked = [item for item in ranked if (item[1].get("f1") or 0.0) < below]
     return ranked[:max(0, n)]
 
 
