@@ -100,12 +100,15 @@ def trained_project(tmp_path_factory) -> Path:
     from classlens.cli import STAGES, run_stage
 
     dest = copy_project(tmp_path_factory.mktemp("trained") / "project")
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
     old = Path.cwd()
+    # An earlier test's mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI; the stages would
+    # then log into that test's store instead of this project's own.
+    leaked = {k: os.environ.pop(k) for k in ("MLFLOW_TRACKING_URI", "DVC_ROOT") if k in os.environ}
     os.chdir(dest)
     try:
         for stage in STAGES:
             run_stage(stage)
     finally:
         os.chdir(old)
+        os.environ.update(leaked)
     return dest

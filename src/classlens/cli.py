@@ -6,6 +6,8 @@
     classlens check-params           # exit 1 if params.yaml is not what conf/ composes to
     classlens gate                   # metrics.json vs baseline: exit 0 pass, 1 fail, 2 unusable
     classlens compare A B            # two runs / DVC experiments side by side
+    classlens predict models/model.keras photos/ extra/*.png   # classify new images
+    classlens card                   # the model card, completed with metrics.json
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ def _params(args: argparse.Namespace) -> int:
     write_params(args.output, args.config_dir, args.overrides)
     print(f"wrote {args.output} from {args.config_dir}/")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text}")
+    return value
 
 
 def _check_params(args: argparse.Namespace) -> int:
@@ -85,6 +94,58 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    """Top-k classes per image; exit 0 if every image was read, 1 if any was not."""
+    import json
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from classlens.errors import InputError
+    from classlens.serving.inputs import expand_inputs
+    from classlens.serving.predictor import load_predictor
+
+    files, problems = expand_inputs(args.images)
+    if not files:
+        raise InputError("no image files to predict: " + "; ".join(problems))
+    predictor = load_predictor(args.model, tracking_uri=args.tracking_uri)
+    for line in problems:
+        print(f"classlens predict: error: {line}", file=sys.stderr)
+    failed = len(problems)
+    width = max(len("image"), *(len(str(f)) for f in files))
+    k = min(args.top_k, len(predictor.class_names))
+    if args.format == "table":
+        print(f"{'image':<{width}}  {'label':<12} {'prob':>7}  top-{k}")
+    for result in predictor.iter_predictions(files, top_k=args.top_k, batch_size=args.batch_size,
+                                             progress=False if args.no_progress else None):
+        if "error" in result:
+            failed += 1
+            print(f"classlens predict: error: {result['error']}", file=sys.stderr)
+        elif args.format == "json":
+            print(json.dumps(result), flush=True)
+        else:
+            ranked = ", ".join(f"{r['label']} {r['probability']:.3f}" for r in result["top_k"])
+            print(f"{result['image']:<{width}}  {result['label']:<12} "
+                  f"{result['probability']:>7.4f}  {ranked}", flush=True)
+    if failed:
+        print(f"classlens predict: {failed} of {len(files) + len(problems)} input(s) failed",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    from classlens.atomic import write_text
+    from classlens.model_card import completed_card
+
+    card = completed_card(Path(args.card), Path(args.metrics),
+                          confusion_path=Path(args.confusion))
+    if args.output:
+        write_text(args.output, card)
+        print(f"wrote {args.output}")
+    else:
+        print(card, end="")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="classlens", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,6 +183,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     compare.add_argument("--top", type=int, default=10, help="classes listed by F1 change")
     compare.add_argument("--params", default="params.yaml", help="for the tracking store")
     compare.set_defaults(func=_compare)
+    predict = sub.add_parser(
+        "predict", help="classify new images with a trained model",
+        description="Top-k classes for image files, folders or glob patterns, with the "
+                    "preprocessing the model was trained with. Exit status 1 if any image could "
+                    "not be read (one stderr line each), 2 if nothing could run.")
+    predict.add_argument("model", help="a .keras file (preprocessing.json beside it), an MLflow "
+                                        "model folder, an MLflow run id, or a runs:/ or models:/ URI")
+    predict.add_argument("images", nargs="+", help="image files, folders (searched recursively) "
+                                                   "or glob patterns (quote them: 'imgs/**/*.png')")
+    predict.add_argument("-k", "--top-k", type=_positive_int, default=5)
+    predict.add_argument("--format", choices=("table", "json"), default="table",
+                         help="a table, or one JSON object per line")
+    predict.add_argument("--batch-size", type=_positive_int, default=64)
+    predict.add_argument("--tracking-uri", default=None,
+                         help="MLflow store for run ids and models:/ URIs (default: "
+                              "MLFLOW_TRACKING_URI, else this project's)")
+    predict.add_argument("--no-progress", action="store_true",
+                         help="no progress bar (it shows only on a terminal, for long inputs)")
+    predict.set_defaults(func=_predict)
+
+    card = sub.add_parser("card", help="print the model card, completed with metrics.json")
+    card.add_argument("--card", default="models/model_card.md")
+    card.add_argument("--metrics", default="metrics.json")
+    card.add_argument("--confusion", default="data/eval/confusion_matrix.json")
+    card.add_argument("-o", "--output", default=None, help="write it here instead of printing")
+    card.set_defaults(func=_card)
 
     args = parser.parse_args(argv)
     if args.command == "stage":

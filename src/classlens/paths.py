@@ -25,6 +25,9 @@ MODEL = MODEL_DIR / "model.keras"
 HISTORY = MODEL_DIR / "history.csv"
 TRAINING_CURVES = MODEL_DIR / "training_curves.png"
 RUN_REF = MODEL_DIR / "mlflow_run.json"
+PREPROCESSING = MODEL_DIR / "preprocessing.json"  # how new images become model input
+MODEL_CARD = MODEL_DIR / "model_card.md"
+AUGMENT_PREVIEW = MODEL_DIR / "augmentation_preview.png"
 
 PREDICTIONS_DIR = Path("data/predictions")
 PREDICTIONS = PREDICTIONS_DIR / "predictions.csv"

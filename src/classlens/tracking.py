@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from classlens import paths
 from classlens.atomic import write_json
 from classlens.config import Config, TrackingConfig, flatten
 from classlens.errors import InputError
@@ -345,6 +346,14 @@ def replace_artifacts(files: list[Path], artifact_dir: str) -> None:
         mlflow.log_artifact(str(path), artifact_path=artifact_dir)
 
 
+def log_files(files: list[Path], artifact_dir: str) -> None:
+    """Log `files` under `artifact_dir`, next to what is there (see `replace_artifacts`)."""
+    import mlflow
+
+    for path in files:
+        mlflow.log_artifact(str(path), artifact_path=artifact_dir)
+
+
 def log_table(frame, artifact_file: str) -> None:
     """A pandas DataFrame as an MLflow table (shown in the UI's artifact and evaluation views)."""
     import mlflow
@@ -382,19 +391,89 @@ def epoch_metrics_callback():
     return _EpochMetrics(log_every_epoch=True)
 
 
-def log_keras_model(model, sample_images) -> str:
-    """Log the model with MLflow's Keras flavour and an input/output signature; returns its URI."""
+def log_image_model(model_path: Path, record_path: Path, example_images: list[bytes]) -> str:
+    """Log the trained model as an MLflow pyfunc that takes image files and names classes
+    (`classlens.serving.pyfunc`: signature, request format); returns its URI (tag
+    `classlens.model_uri`).
+
+    The `.keras` file and the preprocessing record travel inside it as artifacts;
+    `example_images` (encoded image files) become its input example, which MLflow also checks
+    by running the model once. Loading it needs the classlens package installed
+    (`--env-manager local` in the project's environment).
+    """
+    import base64
+
     import keras
     import mlflow
     import numpy as np
+    import pandas as pd
+    import PIL
     import tensorflow as tf
-    from mlflow.models import infer_signature
 
-    sample = np.asarray(sample_images, dtype=np.float32)
-    signature = infer_signature(sample, model.predict(sample, verbose=0))
+    from classlens.serving import pyfunc
+
+    example = pd.DataFrame({pyfunc.INPUT_COLUMN: [base64.b64encode(b).decode("ascii")
+                                                  for b in example_images]})
     requirements = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}",
-                    f"numpy=={np.__version__}"]
-    info = mlflow.keras.log_model(model, name="model", signature=signature,
-                                  pip_requirements=requirements)
+                    f"numpy=={np.__version__}", f"pandas=={pd.__version__}",
+                    f"pillow=={PIL.__version__}", f"mlflow=={mlflow.__version__}"]
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=pyfunc.MODEL_CODE,
+        artifacts={pyfunc.KERAS_ARTIFACT: str(model_path),
+                   pyfunc.RECORD_ARTIFACT: str(record_path)},
+        signature=pyfunc.signature(), input_example=example, pip_requirements=requirements)
     mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
     return info.model_uri
+
+
+def _store_for_loading(tracking_uri: Optional[str]) -> str:
+    """The store a run id / models:/ URI refers to: `tracking_uri` if given, else
+    `MLFLOW_TRACKING_URI`, else the project's (`models/mlflow_run.json`), else the default."""
+    import mlflow
+
+    if tracking_uri:
+        uri = resolve_tracking_uri_explicit(tracking_uri)
+    else:
+        ref_path = project_root() / paths.RUN_REF
+        configured = "sqlite:///mlflow.db"
+        if ref_path.is_file():
+            configured = RunRef.read(ref_path).tracking_uri
+        uri = resolve_tracking_uri(configured)
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+        raise InputError(f"{uri}: no MLflow store there; pass --tracking-uri or set "
+                         "MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def resolve_tracking_uri_explicit(uri: str) -> str:
+    """Like `resolve_tracking_uri`, for a URI the user named (the environment does not win)."""
+    if uri.startswith("sqlite:///") and not uri[len("sqlite:///"):].startswith("/"):
+        return f"sqlite:///{Path.cwd().resolve() / uri[len('sqlite:///'):]}"
+    return uri
+
+
+def load_python_model(reference: str, *, tracking_uri: Optional[str] = None,
+                      is_run_id: bool = False):
+    """Load an MLflow pyfunc model (a local model folder, a `runs:/` or `models:/` URI, or the
+    model logged in run `reference` when `is_run_id`) and return its Python model object."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri = reference
+    store = None
+    local = Path(reference).is_dir()
+    if not local:
+        store = _store_for_loading(tracking_uri)
+    if is_run_id:
+        try:
+            run = mlflow.MlflowClient().get_run(reference)
+        except MlflowException:
+            raise InputError(f"{reference}: no such MLflow run in {store}") from None
+        uri = run.data.tags.get(TAG_MODEL_URI) or f"runs:/{reference}/model"
+    try:
+        return mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    except MlflowException as err:
+        where = f" (store {store})" if store else ""
+        raise InputError(f"{uri}: cannot load an MLflow model{where}: "
+                         f"{str(err.message).splitlines()[0]}") from None

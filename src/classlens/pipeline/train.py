@@ -64,7 +64,12 @@ def run(cfg: Config) -> None:
                            "model_architecture": cfg.model.architecture})
         tracking.replace_artifacts([paths.HISTORY, paths.TRAINING_CURVES, paths.FINGERPRINT,
                                     paths.CLASSES], "train")
-        tracking.log_keras_model(model, val.images[:4])
+        # preprocessing record, model card, augmentation preview, the served (pyfunc) model
+        from classlens.pipeline.package_model import package_model
+        package_model(model, cfg, classes=classes, fingerprint=fingerprint,
+                      history=result.history, best_epoch=result.best_epoch,
+                      train_images=train.images, train_labels=train.labels,
+                      example_images=val.images, run_id=ref.run_id)
     print(f"train: best epoch {result.best_epoch}/{len(result.history)}, "
           f"val accuracy {best['val_accuracy']:.4f}, run {ref.run_id}")
 

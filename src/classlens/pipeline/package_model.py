@@ -1,0 +1,63 @@
+"""The end of the train stage: make the fitted model usable and self-describing.
+
+Writes beside `models/model.keras`:
+- `preprocessing.json` — how new images become model input (`classlens.serving.preprocessing`);
+- `model_card.md` — what the model is and was trained on (`classlens.model_card`);
+- `augmentation_preview.png` — training images with augmented versions (`classlens.augment_preview`);
+and logs, inside the open training run, the pyfunc model that `classlens predict` and
+`mlflow models serve` use (`classlens.serving.pyfunc`) plus those three files under `train/`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from classlens import paths, tracking
+from classlens.atomic import save_figure, write_text
+from classlens.config import Config
+
+PREVIEW_IMAGES = 4
+PREVIEW_VERSIONS = 5
+EXAMPLE_IMAGES = 2  # in the logged model's input example
+
+
+def package_model(model, cfg: Config, *, classes: list[str], fingerprint: dict, history,
+                  best_epoch: int, train_images: np.ndarray, train_labels: np.ndarray,
+                  example_images: np.ndarray, run_id: str) -> str:
+    """Write and log the record, card and preview, log the served model; returns its URI."""
+    from classlens import augment_preview, model_card
+    from classlens.serving.preprocessing import encode_png, record_for_training
+
+    record = record_for_training(image_shape=fingerprint["image_shape"], class_names=classes,
+                                 data_options=cfg.data)
+    record.write(paths.PREPROCESSING)
+    model_uri = tracking.log_image_model(
+        paths.MODEL, paths.PREPROCESSING,
+        [encode_png(image) for image in np.asarray(example_images[:EXAMPLE_IMAGES])])
+
+    best = history.iloc[best_epoch - 1]
+    training = {"epochs_run": len(history), "best_epoch": best_epoch,
+                "best_val_accuracy": float(best["val_accuracy"]),
+                "best_val_loss": float(best["val_loss"]),
+                "batch_size": cfg.train.batch_size, "learning_rate": cfg.train.learning_rate,
+                "seed": cfg.seed}
+    card = model_card.render_card(summary=model_card.summarize_model(model),
+                                  preprocessing=record.to_json(), fingerprint=fingerprint,
+                                  data_source=cfg.data.source, training=training,
+                                  run_id=run_id, model_uri=model_uri)
+    write_text(paths.MODEL_CARD, card)
+
+    layers = augment_preview.augmentation_layers(model)
+    picked = augment_preview.pick_examples(train_labels, n=PREVIEW_IMAGES)
+    originals = np.asarray(train_images[picked])
+    augmented = (augment_preview.augmented_versions(layers, originals, versions=PREVIEW_VERSIONS)
+                 if layers else np.repeat(originals[:, None], PREVIEW_VERSIONS, axis=1))
+    description = ("augmentations: " + ", ".join(layer.name for layer in layers) if layers
+                   else "no augmentation configured (versions equal the original)")
+    save_figure(paths.AUGMENT_PREVIEW, augment_preview.preview_figure(
+        originals, augmented, titles=[f"class {classes[int(train_labels[i])]}" for i in picked],
+        description=description))
+
+    tracking.log_files([paths.PREPROCESSING, paths.MODEL_CARD, paths.AUGMENT_PREVIEW], "train")
+    return model_uri
+

@@ -1,0 +1,8 @@
+"""Use a trained model on new images: the preprocessing record stored with it, a predictor for
+files (`classlens predict`, Python), and the MLflow pyfunc wrapper that `mlflow models serve`
+runs."""
+
+from classlens.serving.predictor import Predictor, load_predictor, rank_classes
+from classlens.serving.preprocessing import PreprocessingRecord, load_image
+
+__all__ = ["Predictor", "PreprocessingRecord", "load_image", "load_predictor", "rank_classes"]

@@ -1,0 +1,194 @@
+"""A trained model plus its preprocessing record: predict class names for new image files.
+
+    from classlens.serving import load_predictor
+    predictor = load_predictor("models/model.keras")     # or a run id, runs:/..., models:/...
+    for result in predictor.predict(["cat.png", "dog.jpg"], top_k=3):
+        print(result)   # {"image": "cat.png", "label": "cat", "probability": 0.97,
+                        #  "top_k": [{"label": "cat", "probability": 0.97}, ...]}
+                        # or {"image": "bad.png", "error": "bad.png: not an image ..."}
+
+The same object answers the MLflow server (`classlens.serving.pyfunc`), so the command line, the
+Python API and the HTTP endpoint share decoding, resizing, batching and ranking.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from classlens.errors import InputError
+from classlens.serving.preprocessing import ImageSource, PreprocessingRecord, load_image
+
+DEFAULT_TOP_K = 5
+DEFAULT_BATCH_SIZE = 64
+RECORD_NAME = "preprocessing.json"  # beside a .keras file (the train stage writes both)
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def rank_classes(probabilities: np.ndarray, class_names: Sequence[str], *, top_k: int
+                 ) -> list[dict[str, Any]]:
+    """Per row of (N, C) probabilities: the top-k classes by name, most probable first (ties by
+    class index, as in the predict stage's table), as plain dicts."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    k = max(1, min(int(top_k), probabilities.shape[1]))
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    results = []
+    for row, indices in zip(probabilities, order):
+        ranked = [{"label": class_names[i], "probability": float(row[i])} for i in indices]
+        results.append({"label": ranked[0]["label"], "probability": ranked[0]["probability"],
+                        "top_k": ranked})
+    return results
+
+
+@dataclass
+class Predictor:
+    """A Keras model with the record of how its inputs were prepared."""
+
+    model: Any  # keras.Model taking uint8 (N, H, W, C)
+    record: PreprocessingRecord
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        expected = tuple(self.model.input_shape[1:])
+        if expected != self.record.input_shape:
+            raise InputError(f"{self.source or 'model'}: takes inputs of shape {expected} but its "
+                             f"preprocessing record says {self.record.input_shape}; retrain")
+        if self.model.output_shape[-1] != len(self.record.class_names):
+            raise InputError(f"{self.source or 'model'}: outputs {self.model.output_shape[-1]} "
+                             f"classes but its preprocessing record names "
+                             f"{len(self.record.class_names)}; retrain")
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.record.class_names)
+
+    def probabilities(self, images: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE
+                      ) -> np.ndarray:
+        """(N, C) probabilities for prepared uint8 images (N, H, W, C), in batches."""
+        images = np.asarray(images, dtype=np.uint8)
+        if len(images) == 0:
+            return np.zeros((0, len(self.record.class_names)), dtype=np.float32)
+        out = [np.asarray(self.model.predict_on_batch(images[i:i + batch_size]))
+               for i in range(0, len(images), batch_size)]
+        return np.concatenate(out).astype(np.float32)
+
+    def predict(self, images: Iterable[ImageSource], *, top_k: int = DEFAULT_TOP_K,
+                batch_size: int = DEFAULT_BATCH_SIZE, progress: Optional[bool] = False,
+                names: Optional[Sequence[str]] = None) -> list[dict[str, Any]]:
+        """Predict every image (paths, bytes or file objects), in input order; an unreadable
+        one gets `{"image", "error"}` and the rest go on. See `iter_predictions`."""
+        return list(self.iter_predictions(images, top_k=top_k, batch_size=batch_size,
+                                          progress=progress, names=names))
+
+    def iter_predictions(self, images: Iterable[ImageSource], *, top_k: int = DEFAULT_TOP_K,
+                         batch_size: int = DEFAULT_BATCH_SIZE, progress: Optional[bool] = False,
+                         names: Optional[Sequence[str]] = None) -> Iterator[dict[str, Any]]:
+        """Yield one plain dict per image, in input order, a batch at a time.
+
+        Args:
+            images: files (paths), encoded image bytes or binary file objects.
+            top_k: classes listed per image (at most the number of classes).
+            batch_size: images decoded and sent to the model together.
+            progress: a tqdm bar on stderr: True, False, or None (only on a terminal).
+            names: what to call each image in the results (default: its path, or its index).
+        """
+        if top_k < 1:
+            raise InputError(f"top_k must be >= 1; received {top_k}")
+        if batch_size < 1:
+            raise InputError(f"batch_size must be >= 1; received {batch_size}")
+        images = list(images)
+        if progress is None and len(images) <= batch_size:
+            progress = False  # one batch: nothing to watch
+        labels = list(names) if names is not None else [
+            str(img) if isinstance(img, (str, Path)) else str(i) for i, img in enumerate(images)]
+        bar = _progress_bar(len(images), enabled=progress)
+        try:
+            for start in range(0, len(images), batch_size):
+                chunk = range(start, min(start + batch_size, len(images)))
+                yield from self._predict_chunk([images[i] for i in chunk],
+                                               [labels[i] for i in chunk], top_k, bar.update)
+        finally:
+            bar.close()
+
+    def _predict_chunk(self, sources: list, labels: list[str], top_k: int,
+                       advance: Callable[[int], Any]) -> list[dict[str, Any]]:
+        results: list[Optional[dict]] = [None] * len(sources)
+        pixels, where = [], []
+        for i, (source, label) in enumerate(zip(sources, labels)):
+            try:
+                pixels.append(load_image(source, self.record, name=label))
+                where.append(i)
+            except InputError as err:
+                results[i] = {"image": label, "error": str(err)}
+        if pixels:
+            ranked = rank_classes(self.probabilities(np.stack(pixels), batch_size=len(pixels)),
+                                  self.record.class_names, top_k=top_k)
+            for i, row in zip(where, ranked):
+                results[i] = {"image": labels[i], **row}
+        advance(len(sources))
+        return results  # type: ignore[return-value]
+
+
+def _progress_bar(total: int, *, enabled: Optional[bool]):
+    from tqdm import tqdm
+
+    # None: tqdm shows the bar only when stderr is a terminal
+    return tqdm(total=total, unit="image", disable=(None if enabled is None else not enabled),
+                leave=False)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_predictor(model: str | Path, *, tracking_uri: Optional[str] = None) -> Predictor:
+    """The predictor for `model`: a `.keras` file (its `preprocessing.json` beside it), an MLflow
+    model folder, an MLflow run id (the model the train stage logged in it), or an MLflow model
+    URI (`runs:/<id>/model`, `models:/<name>/<version>`, ...).
+
+    `tracking_uri` is the MLflow store for run ids and `models:/` URIs; default
+    `MLFLOW_TRACKING_URI`, else the project's (`models/mlflow_run.json`), else `sqlite:///mlflow.db`.
+    """
+    text = str(model)
+    path = Path(text)
+    if path.is_file() and path.suffix == ".keras":
+        return _from_keras_file(path)
+    if path.is_dir() and (path / "MLmodel").is_file():
+        return _from_mlflow(str(path.resolve()), tracking_uri=None)
+    if "://" in text or text.startswith(("models:/", "runs:/")):
+        return _from_mlflow(text, tracking_uri=tracking_uri)
+    if _RUN_ID.fullmatch(text) and not path.exists():
+        return _from_mlflow(text, tracking_uri=tracking_uri, run_id=True)
+    if path.exists():
+        raise InputError(f"{text}: not a .keras file or an MLflow model folder (one holding an "
+                         "MLmodel file)")
+    raise InputError(f"{text}: not found; MODEL must be a .keras file, an MLflow model folder, "
+                     "an MLflow run id (32 hex digits) or a runs:/ or models:/ URI")
+
+
+def _from_keras_file(path: Path) -> Predictor:
+    import keras
+
+    record = PreprocessingRecord.read(path.parent / RECORD_NAME)
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a loadable Keras model ({str(err).splitlines()[0]})") \
+            from None
+    return Predictor(model=model, record=record, source=str(path))
+
+
+def _from_mlflow(reference: str, *, tracking_uri: Optional[str], run_id: bool = False
+                 ) -> Predictor:
+    from classlens import tracking
+
+    python_model = tracking.load_python_model(reference, tracking_uri=tracking_uri,
+                                              is_run_id=run_id)
+    predictor = getattr(python_model, "predictor", None)
+    if not isinstance(predictor, Predictor):
+        raise InputError(f"{reference}: not a classlens image model (logged by the train stage "
+                         "with tracking.log_image_model)")
+    return predictor

@@ -1,0 +1,298 @@
+"""Using the trained model: `classlens predict` / the Python API on new image files, the MLflow
+pyfunc model behind a real `mlflow models serve`, the preprocessing record, and the model card."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from classlens import paths
+from classlens.errors import InputError
+from classlens.serving.preprocessing import (PreprocessingRecord, decode_image, encode_png,
+                                             load_image)
+from tests.conftest import run
+
+CORRUPT = "zz_corrupt.png"
+
+
+@pytest.fixture(scope="module")
+def test_pngs(trained_project, tmp_path_factory) -> Path:
+    """The test split written out as PNG files (named by position, in nested folders) plus one
+    corrupt file, as a user's folder of new images would look."""
+    folder = tmp_path_factory.mktemp("new_images")
+    images = np.load(trained_project / paths.split_images("test"))
+    for position, image in enumerate(images):
+        sub = folder / f"part{position % 3}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"{position:04d}.png").write_bytes(encode_png(image))
+    (folder / CORRUPT).write_bytes(b"\x89PNG\r\n\x1a\n this is not really a PNG")
+    (folder / "notes.txt").write_text("not an image extension: skipped in folders")
+    return folder
+
+
+def _stage_labels(project: Path) -> pd.Series:
+    table = pd.read_csv(project / paths.PREDICTIONS, dtype={"pred_label": str})
+    return table.set_index("position")["pred_label"]
+
+
+def _position(name: str) -> int:
+    return int(Path(name).stem)
+
+
+def test_python_api_on_a_folder_matches_the_predict_stage(trained_project, test_pngs):
+    from classlens.serving import load_predictor
+    from classlens.serving.inputs import expand_inputs
+
+    files, problems = expand_inputs([str(test_pngs)])
+    assert problems == [] and len(files) == 361  # 360 PNGs + the corrupt one; notes.txt skipped
+    predictor = load_predictor(trained_project / paths.MODEL)
+    results = predictor.predict(files, top_k=3, batch_size=50)
+    assert [r["image"] for r in results] == [str(f) for f in files]  # input order kept
+    errors = [r for r in results if "error" in r]
+    assert len(errors) == 1 and errors[0]["image"].endswith(CORRUPT)
+    assert "unreadable" in errors[0]["error"] or "not an image" in errors[0]["error"]
+    expected = _stage_labels(trained_project)
+    got = {_position(r["image"]): r["label"] for r in results if "error" not in r}
+    assert got == expected.to_dict()
+    for r in results[:5]:
+        assert len(r["top_k"]) == 3 and r["top_k"][0]["label"] == r["label"]
+        assert r["top_k"][0]["probability"] >= r["top_k"][1]["probability"]
+    json.dumps(results)  # plain, JSON-ready values
+
+
+def test_cli_predict_prints_json_lines_and_fails_only_the_corrupt_file(trained_project,
+                                                                     test_pngs):
+    proc = run(["classlens", "predict", str(trained_project / paths.MODEL), str(test_pngs),
+                "--format", "json", "-k", "2"], cwd=trained_project, check=False)
+    assert proc.returncode == 1, proc.stderr  # one input failed
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("classlens predict")]
+    assert len(ours) == 2 and CORRUPT in ours[0] and "1 of 361" in ours[1], proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 360
+    assert {_position(r["image"]): r["label"] for r in rows} == \
+        _stage_labels(trained_project).to_dict()
+    assert all(len(r["top_k"]) == 2 for r in rows)
+
+
+def test_cli_predict_by_run_id_and_table(trained_project, test_pngs):
+    ref = json.loads((trained_project / paths.RUN_REF).read_text())
+    files = [str(test_pngs / "part0" / "0000.png"), str(test_pngs / "part1" / "0001.png")]
+    proc = run(["classlens", "predict", ref["run_id"], *files], cwd=trained_project)
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:3] == ["image", "label", "prob"] and len(lines) == 3
+    expected = _stage_labels(trained_project)
+    assert [line.split()[1] for line in lines[1:]] == [expected[0], expected[1]]
+
+
+def test_cli_predict_bad_model_is_one_line(trained_project, test_pngs, tmp_path):
+    proc = run(["classlens", "predict", str(tmp_path / "nope.keras"), str(test_pngs)],
+               cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "nope.keras: not found" in proc.stderr
+    proc = run(["classlens", "predict", str(trained_project / paths.MODEL),
+                str(tmp_path / "*.png")], cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "pattern matches no files" in proc.stderr
+
+
+# ---------------------------------------------------------------- preprocessing record
+
+
+def test_preprocessing_record_is_written_and_logged_with_the_model(trained_project):
+    record = PreprocessingRecord.read(trained_project / paths.PREPROCESSING)
+    fingerprint = json.loads((trained_project / paths.FINGERPRINT).read_text())
+    assert list(record.input_shape) == fingerprint["image_shape"]
+    assert record.class_names == json.loads((trained_project / paths.CLASSES).read_text())
+    assert record.dtype == "uint8" and record.color_mode == "grayscale"
+
+
+def test_other_sizes_and_colour_modes_are_converted(trained_project, tmp_path):
+    from PIL import Image
+
+    record = PreprocessingRecord.read(trained_project / paths.PREPROCESSING)
+    rgb = np.zeros((32, 48, 3), dtype=np.uint8)
+    rgb[:, 24:] = 255
+    path = tmp_path / "big.jpg"
+    Image.fromarray(rgb).save(path)
+    out = load_image(path, record)
+    assert out.shape == (8, 8, 1) and out.dtype == np.uint8
+    assert out[:, :3].max() < 40 and out[:, 5:].min() > 215  # left dark, right bright
+    same = np.load(trained_project / paths.split_images("test"))[7]
+    np.testing.assert_array_equal(load_image(encode_png(same), record), same)
+    with pytest.raises(InputError, match="big.txt: not an image"):
+        (tmp_path / "big.txt").write_text("hello")
+        decode_image(tmp_path / "big.txt", record)
+    with pytest.raises(InputError, match="channels must be one of"):
+        PreprocessingRecord(height=8, width=8, channels=2, class_names=["a"])
+
+
+# ---------------------------------------------------------------- model card and preview
+
+
+def test_model_card_names_every_class_and_completes_with_metrics(trained_project):
+    from classlens.model_card import EVALUATION_BEGIN, complete_card, completed_card
+
+    card = (trained_project / paths.MODEL_CARD).read_text()
+    classes = json.loads((trained_project / paths.CLASSES).read_text())
+    table = [line for line in card.splitlines() if line.startswith("| ")]
+    for name in classes:
+        assert any(line.startswith(f"| {name} | ") for line in table), name
+    assert "trainable" in card and "frozen" in card and "8×8 grayscale" in card
+    fingerprint = json.loads((trained_project / paths.FINGERPRINT).read_text())
+    assert fingerprint["digest"] in card and "Not evaluated yet" in card
+
+    metrics = json.loads((trained_project / paths.METRICS).read_text())
+    done = completed_card(trained_project / paths.MODEL_CARD, trained_project / paths.METRICS,
+                          confusion_path=trained_project / paths.CONFUSION_MATRIX)
+    assert "Not evaluated yet" not in done and done.count(EVALUATION_BEGIN) == 1
+    assert f"| accuracy | {metrics['accuracy']:.4f}".rstrip("0").rstrip(".") in done
+    worst = min(metrics["per_class"].items(), key=lambda kv: kv[1]["f1"] or 0.0)[0]
+    assert "Weakest classes" in done and f"| {worst} | " in done.split("Weakest classes")[1]
+    # bootstrap intervals (when evaluate computes them) appear beside their metric
+    metrics["bootstrap"] = {"confidence": 0.95, "intervals": {
+        "accuracy": {"low": 0.25, "high": 0.5}, "macro_avg.f1": {"low": 0.125, "high": 0.375}}}
+    again = complete_card(done, metrics)
+    assert "95% interval" in again and "0.25 – 0.5" in again and "0.125 – 0.375" in again
+    assert again.count("Weakest classes") == 1
+
+
+def _use_store(project: Path, monkeypatch) -> None:
+    """Point MLflow at the project's store for this test only (set_tracking_uri also exports
+    MLFLOW_TRACKING_URI; monkeypatch takes it back afterwards)."""
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+
+
+def test_card_and_preview_are_logged_with_the_run(trained_project, monkeypatch):
+    from PIL import Image
+
+    preview = Image.open(trained_project / paths.AUGMENT_PREVIEW)
+    assert preview.format == "PNG" and preview.size[0] > 300
+    ref = json.loads((trained_project / paths.RUN_REF).read_text())
+    _use_store(trained_project, monkeypatch)
+    client = mlflow.MlflowClient()
+    logged = {a.path for a in client.list_artifacts(ref["run_id"], "train")}
+    assert {"train/model_card.md", "train/augmentation_preview.png",
+            "train/preprocessing.json"} <= logged
+
+
+def test_augmentation_versions_differ_from_the_original(trained_project):
+    import keras
+
+    from classlens.augment_preview import augmentation_layers, augmented_versions
+
+    model = keras.models.load_model(trained_project / paths.MODEL, compile=False)
+    layers = augmentation_layers(model)
+    assert [layer.name for layer in layers] == ["aug_rotate", "aug_zoom", "aug_translate"]
+    images = np.load(trained_project / paths.split_images("train"))[:3]
+    versions = augmented_versions(layers, images, versions=4)
+    assert versions.shape == (3, 4, 8, 8, 1) and versions.dtype == np.uint8
+    assert not all(np.array_equal(versions[0, v], images[0]) for v in range(4))
+
+
+# ---------------------------------------------------------------- MLflow pyfunc + real server
+
+
+def test_pyfunc_model_names_classes(trained_project, test_pngs, monkeypatch):
+    ref = json.loads((trained_project / paths.RUN_REF).read_text())
+    _use_store(trained_project, monkeypatch)
+    run_tags = mlflow.MlflowClient().get_run(ref["run_id"]).data.tags
+    model = mlflow.pyfunc.load_model(run_tags["classlens.model_uri"])
+    images = [(test_pngs / "part0" / "0000.png").read_bytes(),
+              (test_pngs / "part1" / "0001.png").read_bytes()]
+    frame = pd.DataFrame({"image": [base64.b64encode(b).decode() for b in images]})
+    out = model.predict(frame, params={"top_k": 3})
+    expected = _stage_labels(trained_project)
+    assert [r["label"] for r in out] == [expected[0], expected[1]]
+    assert all(len(r["top_k"]) == 3 for r in out)
+    assert model.metadata.signature.inputs.input_names() == ["image"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _post(port: int, body: bytes | dict, timeout: float = 60) -> tuple[int, str]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=data,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_mlflow_models_serve_answers_like_classlens_predict(trained_project, test_pngs):
+    ref = json.loads((trained_project / paths.RUN_REF).read_text())
+    files = [test_pngs / "part0" / "0000.png", test_pngs / "part1" / "0004.png"]
+    port = _free_port()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{trained_project / 'mlflow.db'}",
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    log = (test_pngs.parent / "serve.log").open("w")
+    server = subprocess.Popen(
+        ["mlflow", "models", "serve", "-m", f"runs:/{ref['run_id']}/model", "--env-manager",
+         "local", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        # classlens predict on the same files while the server starts
+        cli = run(["classlens", "predict", str(trained_project / paths.MODEL),
+                   *map(str, files), "--format", "json"], cwd=trained_project)
+        expected = [json.loads(line)["label"] for line in cli.stdout.splitlines()]
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, (test_pngs.parent / "serve.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not start within 180 s"
+            time.sleep(0.5)
+
+        records = [{"image": base64.b64encode(f.read_bytes()).decode()} for f in files]
+        status, body = _post(port, {"dataframe_records": records, "params": {"top_k": 3}})
+        assert status == 200, body
+        predictions = json.loads(body)["predictions"]
+        assert [p["label"] for p in predictions] == expected
+        assert all(len(p["top_k"]) == 3 for p in predictions)
+        names = set(json.loads((trained_project / paths.CLASSES).read_text()))
+        assert {r["label"] for p in predictions for r in p["top_k"]} <= names
+
+        for bad, needle in (
+            ({"dataframe_records": [{"image": "!!not base64!!"}]}, "row 0"),
+            ({"dataframe_records": [records[0], {"image": base64.b64encode(b"text").decode()}]},
+             "row 1"),
+            ({"dataframe_records": [{"picture": records[0]["image"]}]}, "image"),
+            (b"{not json", "JSON"),
+        ):
+            status, body = _post(port, bad)
+            assert 400 <= status < 500, (status, body)
+            message = json.loads(body)["message"]
+            assert needle in message and "Traceback" not in body, message
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=20)
+        log.close()
