@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from classlens.explain.base import Explainer, gradient_function, row_batches
+from classlens.explain.base import Explainer, add_rows, gradient_function, row_batches
 from classlens.explain.baselines import check_baseline, make_baseline
 
 
@@ -75,7 +75,7 @@ class IntegratedGradients(Explainer):
             a = alphas[step_idx][:, None, None, None]
             points = baseline[image_idx] + a * (images[image_idx] - baseline[image_idx])
             grads, chosen = self._gradients(points, targets[image_idx])
-            np.add.at(path_sum, image_idx, grads.numpy() * weights[step_idx][:, None, None, None])
+            add_rows(path_sum, image_idx, grads.numpy() * weights[step_idx][:, None, None, None])
             ends = step_idx < 2
             endpoints[image_idx[ends], step_idx[ends]] = chosen.numpy()[ends]
         attributions = (images - baseline) * path_sum

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from classlens.explain.base import Explainer, gradient_function, reduce_channels, row_batches
+from classlens.explain.base import (Explainer, add_rows, gradient_function, reduce_channels,
+                                    row_batches)
 
 REDUCTIONS = ("max", "mean")
 
@@ -76,5 +77,5 @@ class SmoothGrad(Explainer):
             noisy = images[image_idx] + np.stack([noise[i][s]
                                                   for i, s in zip(image_idx, sample_idx)])
             grads = self._gradients(noisy, targets[image_idx])[0].numpy()
-            np.add.at(total, image_idx, grads)
+            add_rows(total, image_idx, grads)
         return reduce_channels(total / self.samples, self.reduce)
