@@ -149,8 +149,8 @@ def main() -> int:
         rows.append(row)
 
     print(f"\n{len(images)} images {shape[0]}x{shape[1]}x{shape[2]}, CPU, "
-          f"tensorflow {tf.__version__}, keras {keras.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores")
+          f"tensorflow {tf.__version__}, keras {keras.__version__}, "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print(f"{'method':<22}{'batched':>10}{'tutorial loop':>15}{'speedup':>9}"
           f"{'own loop':>10}{'speedup':>9}   (images/s; goal >= {GOAL}x vs the tutorial loop)")
     for row in rows:

@@ -221,7 +221,8 @@ def test_gradcam_finds_the_last_conv_inside_a_nested_backbone(application, last)
         maps = explainer.explain(images, np.array([0, 1, 3]))
         assert maps.shape == (3, 32, 32) and np.isfinite(maps).all() and (maps >= 0).all()
     # a named layer deeper in the backbone, by full path or by bare name, gives a finer map
-    path = f"{backbone.name}/{'conv_pw_11_relu' if application == 'MobileNet' else 'block_13_expand_relu'}"
+    inner = "conv_pw_11_relu" if application == "MobileNet" else "block_13_expand_relu"
+    path = f"{backbone.name}/{inner}"
     for layer in (path, path.split("/")[1]):
         named = GradCAM(model, layer=layer).explain(images, np.array([0, 1, 3]))
         assert named.shape == (3, 32, 32) and np.isfinite(named).all()
