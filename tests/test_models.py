@@ -1,5 +1,4 @@
-"""The scratch CNN, a few real training steps, and gradient saliency on a model whose right
-answer is known."""
+"""The scratch CNN and a few real training steps (attribution methods: tests/test_explain_*)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from classlens.config import AugmentConfig, ModelConfig, TrainConfig  # noqa: E402
-from classlens.explain.saliency import vanilla_gradients  # noqa: E402
 from classlens.models import LOGITS_LAYER, build_model  # noqa: E402
 from classlens.training import fit, seed_everything  # noqa: E402
 
@@ -65,29 +63,3 @@ def test_fit_improves_and_keeps_best_val_weights():
     val_loss = model.evaluate(x[1200:1500], y[1200:1500], verbose=0, batch_size=64,
                               return_dict=True)["loss"]
     assert val_loss == pytest.approx(history["val_loss"].min(), rel=1e-3)
-
-
-def test_saliency_concentrates_where_the_model_looks():
-    # A linear "model" that sees only the top-left 4x4 quadrant: gradients elsewhere are zero.
-    inputs = keras.Input((8, 8, 1))
-    mask = np.zeros((8, 8, 1), "float32")
-    mask[:4, :4] = 1.0
-    masked = keras.layers.Lambda(lambda t: t * mask)(inputs)
-    flat = keras.layers.Flatten()(masked)
-    logits = keras.layers.Dense(3, name="logits",
-                                kernel_initializer=keras.initializers.RandomNormal(seed=1))(flat)
-    model = keras.Model(inputs, keras.layers.Softmax()(logits))
-    images = np.random.default_rng(0).random((5, 8, 8, 1)).astype("float32")
-    maps = vanilla_gradients(model, images, np.array([0, 1, 2, 0, 1]), batch_size=2)
-    assert maps.shape == (5, 8, 8)
-    inside = maps[:, :4, :4].sum()
-    assert inside > 0 and maps.sum() == pytest.approx(inside)
-    # the gradient of a linear logit is its weight: check one value exactly
-    weights = model.get_layer("logits").get_weights()[0].reshape(8, 8, 3)
-    np.testing.assert_allclose(maps[0, :4, :4], np.abs(weights[:4, :4, 0]), rtol=1e-5)
-
-
-def test_saliency_rejects_unknown_reduction():
-    model = build_model(_cfg(), input_shape=(8, 8, 1), num_classes=2, seed=0)
-    with pytest.raises(ValueError, match="reduce must be one of"):
-        vanilla_gradients(model, np.zeros((1, 8, 8, 1)), np.array([0]), reduce="median")

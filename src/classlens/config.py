@@ -23,6 +23,11 @@ from classlens.errors import ConfigError
 DATA_SOURCES = ("digits",)
 MODEL_ARCHITECTURES = ("cnn",)
 SALIENCY_REDUCTIONS = ("max", "mean")
+# Attribution methods (kept in step with the registry in classlens.explain; a test checks) and
+# the reference images they may start from (classlens.explain.baselines).
+EXPLAIN_METHODS = ("gradients", "smoothgrad", "integrated_gradients", "gradcam",
+                   "gradcam_plus_plus", "occlusion")
+EXPLAIN_BASELINES = ("black", "mean", "blur")
 
 
 # Field types only: the values live in conf/ (the single source of truth), so every field is
@@ -93,11 +98,70 @@ class AnalyzeConfig:
 
 
 @dataclass
+class GradientsConfig:
+    reduce: str = MISSING
+
+
+@dataclass
+class SmoothGradConfig:
+    samples: int = MISSING
+    noise: float = MISSING
+    reduce: str = MISSING
+
+
+@dataclass
+class IntegratedGradientsConfig:
+    steps: int = MISSING
+    baseline: str = MISSING
+
+
+@dataclass
+class GradCAMConfig:
+    layer: str = MISSING
+
+
+@dataclass
+class OcclusionConfig:
+    patch: int = MISSING
+    stride: int = MISSING
+    baseline: str = MISSING
+
+
+@dataclass
+class ActivationsConfig:
+    layers: list[str] = MISSING
+    images: int = MISSING
+    channels: int = MISSING
+
+
+@dataclass
+class TrustConfig:
+    images: int = MISSING
+    steps: int = MISSING
+    baseline: str = MISSING
+    random_orders: int = MISSING
+    min_gain: float = MISSING
+    randomization_checkpoints: int = MISSING
+    max_spearman: float = MISSING
+
+
+@dataclass
 class ExplainConfig:
+    """Which test images are explained, by which methods with which options, and the trust
+    checks (README "Explanations")."""
+
     n_misclassified: int = MISSING
     n_correct: int = MISSING
-    reduce: str = MISSING
+    n_per_class: int = MISSING
+    methods: list[str] = MISSING
     batch_size: int = MISSING
+    gradients: GradientsConfig = MISSING
+    smoothgrad: SmoothGradConfig = MISSING
+    integrated_gradients: IntegratedGradientsConfig = MISSING
+    gradcam: GradCAMConfig = MISSING
+    occlusion: OcclusionConfig = MISSING
+    activations: ActivationsConfig = MISSING
+    trust: TrustConfig = MISSING
 
 
 @dataclass
@@ -145,7 +209,6 @@ class Config:
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "source"): DATA_SOURCES,
     ("model", "architecture"): MODEL_ARCHITECTURES,
-    ("explain", "reduce"): SALIENCY_REDUCTIONS,
     ("gate", "noise"): ("fail", "warn"),
     ("train", "distribution"): ("none", "mirrored", "multi_worker", "auto"),
 }
@@ -161,6 +224,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("explain", "batch_size"): (1, 1_000_000),
     ("explain", "n_misclassified"): (0, 10_000),
     ("explain", "n_correct"): (0, 10_000),
+    ("explain", "n_per_class"): (0, 10_000),
     ("analyze", "gallery_size"): (0, 10_000),
     ("analyze", "top_pairs"): (0, 1_000_000),
 }
@@ -239,6 +303,55 @@ def _check_values(cfg: Config, source: str) -> None:
             f"{source}: key 'model.filters' must be a non-empty list of positive integers; "
             f"received {cfg.model.filters!r}"
         )
+    _check_explain(cfg.explain, source)
+
+
+# explain's nested options: (dotted key under `explain`) -> accepted values / inclusive range
+_EXPLAIN_CHOICES: dict[str, tuple[str, ...]] = {
+    "gradients.reduce": SALIENCY_REDUCTIONS,
+    "smoothgrad.reduce": SALIENCY_REDUCTIONS,
+    "integrated_gradients.baseline": EXPLAIN_BASELINES,
+    "occlusion.baseline": EXPLAIN_BASELINES,
+    "trust.baseline": EXPLAIN_BASELINES,
+}
+_EXPLAIN_RANGES: dict[str, tuple[float, float]] = {
+    "smoothgrad.samples": (1, 10_000),
+    "smoothgrad.noise": (0.0, 1.0),
+    "integrated_gradients.steps": (1, 100_000),
+    "occlusion.patch": (1, 10_000),
+    "occlusion.stride": (1, 10_000),
+    "activations.images": (0, 1_000),
+    "activations.channels": (1, 10_000),
+    "trust.images": (0, 100_000),
+    "trust.steps": (1, 100_000),
+    "trust.random_orders": (1, 1_000),
+    "trust.min_gain": (-1.0, 1.0),
+    "trust.randomization_checkpoints": (0, 100_000),
+    "trust.max_spearman": (-1.0, 1.0),
+}
+
+
+def _check_explain(explain: ExplainConfig, source: str) -> None:
+    def value(dotted: str):
+        section, name = dotted.split(".")
+        return getattr(getattr(explain, section), name)
+
+    for key, accepted in _EXPLAIN_CHOICES.items():
+        if value(key) not in accepted:
+            raise ConfigError(f"{source}: key 'explain.{key}' must be one of {list(accepted)}; "
+                              f"received {value(key)!r}")
+    for key, (low, high) in _EXPLAIN_RANGES.items():
+        if not low <= value(key) <= high:
+            raise ConfigError(f"{source}: key 'explain.{key}' must be in [{low}, {high}]; "
+                              f"received {value(key)!r}")
+    unknown = [m for m in explain.methods if m not in EXPLAIN_METHODS]
+    if unknown or len(set(explain.methods)) != len(explain.methods):
+        raise ConfigError(f"{source}: key 'explain.methods' must list distinct names from "
+                          f"{list(EXPLAIN_METHODS)}; received {list(explain.methods)!r}")
+    if explain.occlusion.stride > explain.occlusion.patch:
+        raise ConfigError(f"{source}: key 'explain.occlusion.stride' must be <= "
+                          f"explain.occlusion.patch ({explain.occlusion.patch}) so every pixel "
+                          f"is covered; received {explain.occlusion.stride}")
 
 
 def load_params(path: str | Path = "params.yaml") -> Config:

@@ -69,27 +69,5 @@ def image_grid(images: np.ndarray, titles: Sequence[str], *, columns: int = 5,
     return fig
 
 
-def saliency_grid(images: np.ndarray, maps: np.ndarray, titles: Sequence[str]) -> plt.Figure:
-    """One row per image: the image, its saliency map, and the map over the image."""
-    n = max(len(images), 1)
-    fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.4 * n), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for row, (image, heat, title) in enumerate(zip(images, maps, titles)):
-        shown = _displayable(image)
-        gray = image.shape[-1] == 1
-        axes[row, 0].imshow(shown, cmap="gray" if gray else None, vmin=0, vmax=255,
-                            interpolation="nearest")
-        axes[row, 0].set_title(title, fontsize=8)
-        axes[row, 1].imshow(heat, cmap="inferno", interpolation="nearest")
-        axes[row, 1].set_title("saliency |d logit / d pixel|", fontsize=8)
-        axes[row, 2].imshow(shown, cmap="gray" if gray else None, vmin=0, vmax=255,
-                            interpolation="nearest")
-        axes[row, 2].imshow(heat, cmap="inferno", alpha=0.55, interpolation="nearest")
-        axes[row, 2].set_title("overlay", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def _displayable(image: np.ndarray) -> np.ndarray:
     return image[..., 0] if image.shape[-1] == 1 else image

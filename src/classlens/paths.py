@@ -48,9 +48,25 @@ CONFUSED_PAIRS = ANALYSIS_DIR / "confused_pairs.csv"
 GALLERY_PNG = ANALYSIS_DIR / "misclassified_gallery.png"
 
 EXPLAIN_DIR = Path("data/explain")
-SALIENCY_PNG = EXPLAIN_DIR / "saliency.png"
-SALIENCY_MAPS = EXPLAIN_DIR / "saliency_maps.npy"
-SALIENCY_INDEX = EXPLAIN_DIR / "saliency_index.csv"
+EXPLAIN_INDEX = EXPLAIN_DIR / "index.csv"
+EXPLAIN_TRUST = EXPLAIN_DIR / "trust.json"
+EXPLAIN_COMPARISON_PNG = EXPLAIN_DIR / "comparison.png"
+EXPLAIN_FAITHFULNESS_PNG = EXPLAIN_DIR / "deletion_insertion.png"
+EXPLAIN_RANDOMIZATION_PNG = EXPLAIN_DIR / "randomization.png"
+
+
+def explain_maps(method: str, root: Path = EXPLAIN_DIR) -> Path:
+    """Raw maps of one method, one per row of index.csv."""
+    return root / f"maps_{method}.npy"
+
+
+def explain_overlay_png(method: str, root: Path = EXPLAIN_DIR) -> Path:
+    return root / f"overlay_{method}.png"
+
+
+def explain_activations_png(layer: str, root: Path = EXPLAIN_DIR) -> Path:
+    """Feature maps of one layer ("nested/layer" paths become "nested__layer")."""
+    return root / f"activations_{layer.replace('/', '__')}.png"
 
 GATE_DIR = Path("data/gate")
 GATE_MD = GATE_DIR / "gate.md"

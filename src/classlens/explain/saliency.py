@@ -1,50 +1,81 @@
-"""Vanilla gradient saliency (Simonyan et al. 2014) of the target class's logit, batched."""
+"""Gradient saliency: vanilla gradients (Simonyan et al. 2014) and SmoothGrad (Smilkov et al.
+2017) of the target class's logit, batched."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from classlens.models import LOGITS_LAYER
+from classlens.explain.base import (Explainer, add_rows, gradient_function, reduce_channels,
+                                    row_batches)
 
 REDUCTIONS = ("max", "mean")
 
 
-def logits_model(model):
-    """A model with the same input whose output is the `logits` layer (pre-softmax)."""
-    import keras
-
-    return keras.Model(model.inputs, model.get_layer(LOGITS_LAYER).output)
-
-
-def vanilla_gradients(model, images: np.ndarray, targets: np.ndarray, *, reduce: str = "max",
-                      batch_size: int = 64) -> np.ndarray:
-    """|d logit[target] / d input|, reduced over channels by max or mean: (N, H, W) float32.
-
-    Gradients are of the logit, not the softmax, so a map is not flattened by saturation.
-    `model` must have a layer named `logits`; images are given as the model takes them.
-    """
-    import tensorflow as tf
-
+def _check_reduce(reduce: str) -> str:
     if reduce not in REDUCTIONS:
-        raise ValueError(f"reduce must be one of {list(REDUCTIONS)}; received {reduce!r}")
-    if len(images) != len(targets):
-        raise ValueError(f"images and targets differ in length: {len(images)} != {len(targets)}")
-    to_logits = logits_model(model)
+        raise ValueError(f"`reduce` must be one of {list(REDUCTIONS)}. Received: reduce={reduce!r}")
+    return reduce
 
-    @tf.function(reduce_retracing=True)
-    def batch_gradients(x, t):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            logits = to_logits(x, training=False)
-            chosen = tf.gather(logits, t, axis=1, batch_dims=1)
-        return tf.abs(tape.gradient(chosen, x))
 
-    maps = []
-    for start in range(0, len(images), batch_size):
-        x = tf.convert_to_tensor(np.asarray(images[start:start + batch_size], dtype=np.float32))
-        t = tf.convert_to_tensor(np.asarray(targets[start:start + batch_size], dtype=np.int32))
-        grads = batch_gradients(x, t).numpy()
-        maps.append(grads.max(axis=-1) if reduce == "max" else grads.mean(axis=-1))
-    if not maps:
-        return np.zeros((0, *images.shape[1:3]), dtype=np.float32)
-    return np.concatenate(maps).astype(np.float32)
+class VanillaGradients(Explainer):
+    """|d logit[target] / d pixel|, reduced over channels by `max` or `mean`.
+
+    Gradients are of the logit, not the softmax, so a confident prediction's map is not
+    flattened by saturation.
+    """
+
+    name = "gradients"
+
+    def __init__(self, model, *, batch_size: int = 64, reduce: str = "max"):
+        super().__init__(model, batch_size=batch_size)
+        self.reduce = _check_reduce(reduce)
+        self._gradients = gradient_function(self.logits)
+
+    def _explain(self, images, targets):
+        grads = [self._gradients(images[s], targets[s])[0].numpy()
+                 for s in self._batches(len(images))]
+        return reduce_channels(np.concatenate(grads), self.reduce)
+
+
+class SmoothGrad(Explainer):
+    """Gradients averaged over `samples` noisy copies of each image, then |.| reduced over
+    channels (Smilkov et al. 2017).
+
+    Args:
+        samples: noisy copies per image.
+        noise: standard deviation of the Gaussian noise as a fraction of each image's value range
+            (max - min), the paper's "noise level" (10-20% works well).
+        reduce: `max` or `mean` over channels.
+        seed: the noise for image i of a call is drawn from `seed` and i, so maps do not depend
+            on `batch_size` and reruns are identical.
+    """
+
+    name = "smoothgrad"
+
+    def __init__(self, model, *, batch_size: int = 64, samples: int = 32, noise: float = 0.15,
+                 reduce: str = "max", seed: int = 0):
+        super().__init__(model, batch_size=batch_size)
+        if samples < 1:
+            raise ValueError(f"`samples` must be >= 1. Received: samples={samples!r}")
+        if not 0 <= noise <= 1:
+            raise ValueError(f"`noise` must be in [0, 1]. Received: noise={noise!r}")
+        self.samples, self.noise, self.seed = int(samples), float(noise), int(seed)
+        self.reduce = _check_reduce(reduce)
+        self._gradients = gradient_function(self.logits)
+
+    def _noise(self, image: np.ndarray, index: int) -> np.ndarray:
+        spread = float(image.max() - image.min()) or 1.0
+        rng = np.random.default_rng([self.seed, index])
+        return rng.normal(0.0, self.noise * spread, (self.samples, *image.shape)).astype(
+            np.float32)
+
+    def _explain(self, images, targets):
+        total = np.zeros(images.shape, dtype=np.float64)
+        for image_idx, sample_idx in row_batches(len(images), self.samples, self.batch_size):
+            # an image whose samples straddle two passes draws the same noise in both
+            noise = {i: self._noise(images[i], int(i)) for i in np.unique(image_idx)}
+            noisy = images[image_idx] + np.stack([noise[i][s]
+                                                  for i, s in zip(image_idx, sample_idx)])
+            grads = self._gradients(noisy, targets[image_idx])[0].numpy()
+            add_rows(total, image_idx, grads)
+        return reduce_channels(total / self.samples, self.reduce)

@@ -1,55 +1,243 @@
-"""Stage `explain`: gradient saliency for the most confident errors and the least confident
-correct predictions, as one figure plus the raw maps."""
+"""Stage `explain`: attribution maps for chosen test images by every configured method, the
+checks that say how far each method can be trusted, figures, raw maps and a trust JSON; all
+logged to the experiment's MLflow run."""
 
 from __future__ import annotations
 
-import pandas as pd
+import time
+
+import numpy as np
 
 from classlens import paths, tracking
-from classlens.analysis import split_by_correctness
-from classlens.atomic import atomic_dir, save_figure, save_npy, write_csv
-from classlens.config import Config
+from classlens.atomic import atomic_dir, save_figure, save_npy, write_csv, write_json
+from classlens.config import Config, ExplainConfig
 from classlens.data.prepared import load_split
-from classlens.errors import InputError
+from classlens.errors import ConfigError, InputError
+from classlens.explain.selection import explanation_rows, select_examples
 from classlens.predictions import read_predictions
 
+INDEX_COLUMNS = ["row", "image", "id", "path", "position", "group", "true_label", "pred_label",
+                 "confidence", "target", "target_label", "target_kind"]
 
-def select_examples(table, *, n_misclassified: int, n_correct: int):
-    """Most confident errors, then least confident correct predictions, with a `group` column."""
-    correct, wrong = split_by_correctness(table)
-    chosen = pd.concat([
-        wrong.head(n_misclassified).assign(group="misclassified"),
-        correct.tail(n_correct).iloc[::-1].assign(group="correct"),
-    ])
-    return chosen.reset_index(drop=True)
+
+def method_options(cfg: ExplainConfig, *, seed: int) -> dict[str, dict]:
+    """Each method's keyword options from its config section."""
+    return {
+        "gradients": {"reduce": cfg.gradients.reduce},
+        "smoothgrad": {"samples": cfg.smoothgrad.samples, "noise": cfg.smoothgrad.noise,
+                       "reduce": cfg.smoothgrad.reduce, "seed": seed},
+        "integrated_gradients": {"steps": cfg.integrated_gradients.steps,
+                                 "baseline": cfg.integrated_gradients.baseline},
+        "gradcam": {"layer": cfg.gradcam.layer},
+        "gradcam_plus_plus": {"layer": cfg.gradcam.layer},
+        "occlusion": {"patch": cfg.occlusion.patch, "stride": cfg.occlusion.stride,
+                      "baseline": cfg.occlusion.baseline},
+    }
+
+
+def build_explainers(model, cfg: ExplainConfig, *, seed: int) -> dict:
+    """{method: Explainer} for `cfg.methods`; an option the model cannot honour (no conv layer
+    for Grad-CAM, a patch larger than the image) is a ConfigError naming the key."""
+    from classlens.explain import make_explainer
+
+    options = method_options(cfg, seed=seed)
+    explainers = {}
+    for name in cfg.methods:
+        try:
+            explainers[name] = make_explainer(name, model, batch_size=cfg.batch_size,
+                                              **options[name])
+        except ValueError as err:
+            section = "gradcam" if name.startswith("gradcam") else name
+            raise ConfigError(f"params.yaml: explain.{section} for this model: {err}; fix the "
+                              f"option or drop {name!r} from explain.methods") from None
+    return explainers
 
 
 def run(cfg: Config) -> None:
     import keras
 
-    from classlens import figures
-    from classlens.explain.saliency import vanilla_gradients
-
     if not paths.MODEL.exists():
         raise InputError(f"{paths.MODEL}: not found; run the train stage first (`dvc repro train`)")
     table = read_predictions(paths.PREDICTIONS)
     test = load_split("test")
-    chosen = select_examples(table, n_misclassified=cfg.explain.n_misclassified,
-                             n_correct=cfg.explain.n_correct)
+    ecfg = cfg.explain
+    chosen = select_examples(table, n_misclassified=ecfg.n_misclassified,
+                             n_correct=ecfg.n_correct, n_per_class=ecfg.n_per_class,
+                             seed=cfg.seed)
+    rows = explanation_rows(chosen).assign(row=lambda f: np.arange(len(f)))
+    images = np.asarray(test.images[chosen["position"].to_numpy()])
+    row_images, row_targets = images[rows["image"].to_numpy()], rows["target"].to_numpy()
     model = keras.models.load_model(paths.MODEL)
-    images = test.images[chosen["position"].to_numpy()]
-    maps = vanilla_gradients(model, images, chosen["pred"].to_numpy(),
-                             reduce=cfg.explain.reduce, batch_size=cfg.explain.batch_size)
-    titles = [f"{g}: true {t} / pred {p} ({c:.2f})" for g, t, p, c in
-              zip(chosen["group"], chosen["true_label"], chosen["pred_label"],
-                  chosen["confidence"])]
-    index = chosen[["id", "path", "position", "group", "true_label", "pred_label", "confidence"]]
-    with atomic_dir(paths.EXPLAIN_DIR) as out:
-        save_npy(out / paths.SALIENCY_MAPS.name, maps)
-        write_csv(out / paths.SALIENCY_INDEX.name, index)
-        save_figure(out / paths.SALIENCY_PNG.name, figures.saliency_grid(images, maps, titles))
+    explainers = build_explainers(model, ecfg, seed=cfg.seed)
 
+    maps, seconds, completeness = {}, {}, None
+    for name, explainer in explainers.items():
+        start = time.perf_counter()
+        if name == "integrated_gradients":
+            completeness = explainer.attribute(row_images, row_targets)
+            maps[name] = completeness.maps
+        else:
+            maps[name] = explainer.explain(row_images, row_targets)
+        seconds[name] = time.perf_counter() - start
+
+    trust, trust_data = _trust_checks(model, explainers, maps, rows, row_images, ecfg,
+                                      seed=cfg.seed, completeness=completeness)
+    for name in maps:
+        trust["methods"][name]["seconds"] = round(seconds[name], 3)
+    if "gradcam" in explainers or "gradcam_plus_plus" in explainers:
+        trust["gradcam_layer"] = next(e.layer for n, e in explainers.items()
+                                      if n.startswith("gradcam"))
+    activations = _activations(model, images, chosen, ecfg)
+
+    written = _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data,
+                             activations)
     with tracking.stage_run(paths.RUN_REF, cfg):
-        tracking.replace_artifacts([paths.SALIENCY_PNG, paths.SALIENCY_INDEX, paths.SALIENCY_MAPS],
-                                   "explain")
-    print(f"explain: saliency maps for {len(chosen)} images")
+        tracking.replace_artifacts(written, "explain")
+        tracking.log_metrics(_flat_metrics(trust))
+        tracking.log_table(_trust_table(trust), "explain/trust_table.json")
+    flagged = [m for m, r in trust["methods"].items() if r["flagged"]]
+    print(f"explain: {len(maps)} methods on {len(chosen)} images ({len(rows)} maps each); "
+          f"flagged: {', '.join(flagged) or 'none'}")
+
+
+def _trust_checks(model, explainers, maps, rows, row_images, ecfg: ExplainConfig, *, seed,
+                  completeness):
+    """Deletion/insertion and randomisation on a seeded subset of the predicted-class maps."""
+    from classlens.explain.faithfulness import deletion_insertion
+    from classlens.explain.randomization import model_randomization
+    from classlens.explain.trust import trust_summary
+
+    predicted = rows.index[rows["target_kind"] == "predicted"].to_numpy()
+    rng = np.random.default_rng(seed)
+    subset = np.sort(rng.choice(predicted, size=min(ecfg.trust.images, len(predicted)),
+                                replace=False))
+    images, targets = row_images[subset], rows["target"].to_numpy()[subset]
+    faith = {name: deletion_insertion(model, images, maps[name][subset], targets,
+                                      steps=ecfg.trust.steps, baseline=ecfg.trust.baseline,
+                                      random_orders=ecfg.trust.random_orders, seed=seed,
+                                      batch_size=ecfg.batch_size)
+             for name in maps}
+    randomization = None
+    if len(subset):
+        randomization = model_randomization(
+            model, explainers, images, targets, checkpoints=ecfg.trust.randomization_checkpoints,
+            seed=seed, original={name: maps[name][subset] for name in maps})
+    methods = trust_summary(faith, randomization, min_gain=ecfg.trust.min_gain,
+                            max_spearman=ecfg.trust.max_spearman, completeness=completeness)
+    trust = {
+        "images": int(len(subset)),
+        "image_ids": rows["id"].to_numpy()[subset].tolist(),
+        "settings": {"steps": ecfg.trust.steps, "baseline": ecfg.trust.baseline,
+                     "random_orders": ecfg.trust.random_orders,
+                     "min_gain": ecfg.trust.min_gain, "max_spearman": ecfg.trust.max_spearman},
+        "randomization": ({"layers_top_down": randomization.layers,
+                           "checkpoint_counts": randomization.counts}
+                          if randomization else None),
+        "methods": methods,
+    }
+    return trust, {"faithfulness": faith, "randomization": randomization}
+
+
+def _activations(model, images, chosen, ecfg: ExplainConfig) -> dict:
+    """{layer: (activations, channels)} for the first `activations.images` chosen images."""
+    from classlens.explain.activations import layer_activations, strongest_channels
+    from classlens.explain.layers import (find_first_conv_layer, find_last_conv_layer,
+                                          spatial_layer_paths)
+
+    shown = images[:ecfg.activations.images]
+    if not len(shown):
+        return {}
+    layers = list(ecfg.activations.layers)
+    if not layers:
+        try:
+            layers = list(dict.fromkeys([find_first_conv_layer(model),
+                                         find_last_conv_layer(model)]))
+        except ValueError:  # no convolution: nothing spatial to show by default
+            return {}
+    spatial = spatial_layer_paths(model)
+    for layer in layers:
+        if layer not in spatial and not any(p.rsplit("/", 1)[-1] == layer for p in spatial):
+            raise ConfigError(f"params.yaml: key 'explain.activations.layers' must name layers "
+                              f"with (h, w, channels) outputs; received {layer!r} (some: "
+                              f"{spatial[-6:]})")
+    found = layer_activations(model, shown, layers, batch_size=ecfg.batch_size)
+    return {layer: (values, strongest_channels(values, ecfg.activations.channels))
+            for layer, values in found.items()}
+
+
+def _titles(frame) -> list[str]:
+    return [f"{g}: true {t} / pred {p} ({c:.2f})" for g, t, p, c in
+            zip(frame["group"], frame["true_label"], frame["pred_label"], frame["confidence"])]
+
+
+def _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data, activations):
+    from classlens import explain_figures as figures
+
+    predicted = rows[rows["target_kind"] == "predicted"]
+    true_row_of = {int(r.image): int(r.row) for r in rows.itertuples()
+                   if r.target_kind == "true"}
+    titles = _titles(chosen)
+    signed = {name: explainers[name].signed for name in maps}
+    files = []
+    with atomic_dir(paths.EXPLAIN_DIR) as out:
+        def target(path):
+            files.append(paths.EXPLAIN_DIR / path.name)
+            return out / path.name
+
+        write_csv(target(paths.EXPLAIN_INDEX), rows[INDEX_COLUMNS])
+        write_json(target(paths.EXPLAIN_TRUST), trust)
+        for name, method_maps in maps.items():
+            save_npy(target(paths.explain_maps(name)), method_maps)
+            save_figure(target(paths.explain_overlay_png(name)), figures.attribution_overlays(
+                images, method_maps[predicted["row"].to_numpy()],
+                [method_maps[true_row_of[i]] if i in true_row_of else None
+                 for i in range(len(images))],
+                titles, method=name, signed=signed[name],
+                predicted_labels=list(chosen["pred_label"]),
+                true_labels=list(chosen["true_label"])))
+        save_figure(target(paths.EXPLAIN_COMPARISON_PNG), figures.comparison_grid(
+            images, {n: m[predicted["row"].to_numpy()] for n, m in maps.items()}, signed,
+            titles))
+        faith = trust_data["faithfulness"]
+        if faith and trust["images"]:
+            first = next(iter(faith.values()))
+            save_figure(target(paths.EXPLAIN_FAITHFULNESS_PNG), figures.faithfulness_curves(
+                first.fractions,
+                {n: f.deletion.mean(axis=0) for n, f in faith.items()},
+                {n: f.insertion.mean(axis=0) for n, f in faith.items()},
+                np.mean([f.random_deletion.mean(axis=0) for f in faith.values()], axis=0),
+                np.mean([f.random_insertion.mean(axis=0) for f in faith.values()], axis=0)))
+        randomization = trust_data["randomization"]
+        if randomization is not None:
+            save_figure(target(paths.EXPLAIN_RANDOMIZATION_PNG), figures.randomization_curves(
+                randomization.layers, randomization.counts,
+                {n: r["spearman_by_checkpoint"] for n, r in trust["methods"].items()},
+                threshold=trust["settings"]["max_spearman"]))
+        for layer, (values, channels) in activations.items():
+            save_figure(target(paths.explain_activations_png(layer)), figures.activation_grid(
+                images[:len(values)], values, channels, titles[:len(values)], layer=layer))
+    return files
+
+
+def _flat_metrics(trust: dict) -> dict[str, float]:
+    """explain.<method>.<number> for the numbers worth comparing across runs."""
+    keys = ("deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random",
+            "deletion_gain", "insertion_gain", "spearman_final", "completeness_relative_gap",
+            "completeness_gap_max", "seconds")
+    metrics = {}
+    for method, record in trust["methods"].items():
+        for key in keys:
+            if record.get(key) is not None:
+                metrics[f"explain.{method}.{key}"] = record[key]
+        metrics[f"explain.{method}.flagged"] = float(record["flagged"])
+    return metrics
+
+
+def _trust_table(trust: dict):
+    import pandas as pd
+
+    return pd.DataFrame([
+        {"method": method, **{k: v for k, v in record.items()
+                              if not isinstance(v, (list, dict))},
+         "flags": "; ".join(record["flags"])}
+        for method, record in trust["methods"].items()])

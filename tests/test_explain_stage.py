@@ -1,0 +1,169 @@
+"""The explain stage: which images it picks (from the prediction table alone), what it writes,
+what it logs to MLflow, that it is reproducible, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classlens import paths
+from classlens.config import EXPLAIN_METHODS
+from classlens.explain.selection import explanation_rows, select_examples
+from tests.conftest import run
+
+
+def _table(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    true = np.arange(n) % 4
+    pred = np.where(rng.random(n) < 0.25, (true + 1) % 4, true)
+    return pd.DataFrame({
+        "id": [f"img:{i}" for i in range(n)], "path": [f"p{i}" for i in range(n)],
+        "position": np.arange(n), "true": true, "true_label": [f"c{t}" for t in true],
+        "pred": pred, "pred_label": [f"c{p}" for p in pred],
+        "confidence": rng.random(n), "correct": pred == true})
+
+
+def test_selection_groups_order_and_seed():
+    table = _table()
+    chosen = select_examples(table, n_misclassified=3, n_correct=2, n_per_class=2, seed=1)
+    groups = chosen["group"].tolist()
+    assert groups[:5] == ["misclassified"] * 3 + ["correct"] * 2
+    wrong = chosen[chosen["group"] == "misclassified"]
+    assert (~wrong["correct"]).all() and wrong["confidence"].is_monotonic_decreasing
+    worst_errors = table[~table["correct"]].nlargest(3, "confidence")["id"].tolist()
+    assert wrong["id"].tolist() == worst_errors
+    right = chosen[chosen["group"] == "correct"]
+    assert right["correct"].all() and right["confidence"].is_monotonic_increasing
+    assert right["confidence"].max() <= table[table["correct"]]["confidence"].nsmallest(2).max()
+    per_class = chosen[chosen["group"] == "per_class"]
+    assert per_class.groupby("true").size().tolist() == [2, 2, 2, 2]
+    assert chosen["id"].is_unique  # an image is explained once, in its first group
+    again = select_examples(table, n_misclassified=3, n_correct=2, n_per_class=2, seed=1)
+    pd.testing.assert_frame_equal(chosen, again)
+    other = select_examples(table, n_misclassified=3, n_correct=2, n_per_class=2, seed=2)
+    assert set(other["id"]) != set(chosen["id"])
+
+
+def test_misclassified_images_are_explained_for_both_classes():
+    chosen = select_examples(_table(), n_misclassified=2, n_correct=1, n_per_class=0, seed=0)
+    rows = explanation_rows(chosen)
+    assert len(rows) == 2 * 2 + 1
+    first = rows[rows["image"] == 0]
+    assert first["target_kind"].tolist() == ["predicted", "true"]
+    assert first["target"].tolist() == [chosen.loc[0, "pred"], chosen.loc[0, "true"]]
+    assert rows[rows["image"] == 2]["target_kind"].tolist() == ["predicted"]
+
+
+# ---------------------------------------------------------------- the stage, end to end
+
+
+def _explain(project: Path) -> Path:
+    return project / paths.EXPLAIN_DIR
+
+
+def test_stage_writes_maps_figures_and_trust(trained_project):
+    out = _explain(trained_project)
+    index = pd.read_csv(out / paths.EXPLAIN_INDEX.name)
+    assert index["row"].tolist() == list(range(len(index)))
+    predicted = index[index["target_kind"] == "predicted"]
+    assert set(predicted["group"]) <= {"misclassified", "correct", "per_class"}
+    assert (predicted["group"] == "per_class").sum() >= 1  # the shrunk config keeps 1 a class
+    true_rows = index[index["target_kind"] == "true"]
+    wrong = predicted[predicted["true_label"] != predicted["pred_label"]]
+    assert set(true_rows["image"]) == set(wrong["image"])  # every error: both classes
+    assert set(predicted[predicted["group"] == "misclassified"]["image"]) <= set(wrong["image"])
+    for method in EXPLAIN_METHODS:
+        maps = np.load(out / paths.explain_maps(method).name)
+        assert maps.shape == (len(index), 8, 8) and np.isfinite(maps).all()
+        assert (np.abs(maps).sum(axis=(1, 2)) > 0).mean() > 0.9
+        assert (out / paths.explain_overlay_png(method).name).read_bytes()[:4] == b"\x89PNG"
+    for png in (paths.EXPLAIN_COMPARISON_PNG, paths.EXPLAIN_FAITHFULNESS_PNG,
+                paths.EXPLAIN_RANDOMIZATION_PNG):
+        assert (out / png.name).read_bytes()[:4] == b"\x89PNG"
+    assert len(list(out.glob("activations_*.png"))) == 2  # first and last conv layers
+
+    trust = json.loads((out / paths.EXPLAIN_TRUST.name).read_text())
+    assert set(trust["methods"]) == set(EXPLAIN_METHODS)
+    assert trust["images"] == len(trust["image_ids"]) == min(16, len(predicted))
+    assert trust["randomization"]["layers_top_down"][0] == "logits"
+    assert trust["gradcam_layer"] == "block2_relu1"  # shrunk CNN: one conv per block
+    for method, record in trust["methods"].items():
+        for key in ("deletion_auc", "deletion_auc_random", "insertion_auc",
+                    "insertion_auc_random", "spearman_final", "flagged", "flags", "seconds"):
+            assert key in record, (method, key)
+        assert 0 <= record["deletion_auc"] <= 1 and 0 <= record["insertion_auc"] <= 1
+        assert record["flagged"] == bool(record["flags"])
+    ig = trust["methods"]["integrated_gradients"]
+    assert ig["completeness_relative_gap"] < 0.05
+
+
+def test_stage_logs_to_the_experiment_run(trained_project):
+    import mlflow
+
+    ref = json.loads((trained_project / paths.RUN_REF).read_text())
+    mlflow.set_tracking_uri(f"sqlite:///{trained_project / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    run_ = client.get_run(ref["run_id"])
+    logged = {a.path for a in client.list_artifacts(ref["run_id"], "explain")}
+    for name in ("explain/comparison.png", "explain/trust.json", "explain/index.csv",
+                 "explain/maps_gradcam.npy", "explain/overlay_occlusion.png",
+                 "explain/trust_table.json"):
+        assert name in logged, name
+    for method in EXPLAIN_METHODS:
+        assert f"explain.{method}.deletion_auc" in run_.data.metrics
+        assert f"explain.{method}.flagged" in run_.data.metrics
+    trust = json.loads((_explain(trained_project) / paths.EXPLAIN_TRUST.name).read_text())
+    assert run_.data.metrics["explain.gradients.insertion_auc"] == pytest.approx(
+        trust["methods"]["gradients"]["insertion_auc"])
+
+
+def _stage(project: Path) -> subprocess.CompletedProcess:
+    return run([sys.executable, "stages/explain.py"], cwd=project, check=False)
+
+
+def _copy(trained_project: Path, tmp_path: Path) -> Path:
+    project = tmp_path / "copy"
+    shutil.copytree(trained_project, project)
+    return project
+
+
+@pytest.mark.slow
+def test_rerun_is_reproducible(trained_project, tmp_path):
+    project = _copy(trained_project, tmp_path)
+    assert _stage(project).returncode == 0
+    for method in EXPLAIN_METHODS:
+        np.testing.assert_allclose(
+            np.load(_explain(project) / paths.explain_maps(method).name),
+            np.load(_explain(trained_project) / paths.explain_maps(method).name),
+            rtol=1e-4, atol=1e-6, err_msg=method)
+    assert (json.loads((_explain(project) / paths.EXPLAIN_TRUST.name).read_text())["image_ids"]
+            == json.loads((_explain(trained_project) / paths.EXPLAIN_TRUST.name).read_text())[
+                "image_ids"])
+
+
+def test_bad_options_stop_with_one_line_and_keep_outputs(trained_project, tmp_path):
+    project = _copy(trained_project, tmp_path)
+    before = sorted(p.name for p in _explain(project).iterdir())
+    run([sys.executable, "-m", "classlens.cli", "params", "explain.gradcam.layer=block9_relu"],
+        cwd=project)
+    proc = _stage(project)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("classlens ")]
+    assert len(ours) == 1 and "explain.gradcam" in ours[0] and "block9_relu" in ours[0], ours
+    assert sorted(p.name for p in _explain(project).iterdir()) == before  # outputs kept whole
+
+    # options that cannot work are refused when params.yaml is composed, naming the key
+    for override, key in (("explain.occlusion.stride=3", "explain.occlusion.stride"),
+                          ("explain.methods=[gradients,lime]", "explain.methods"),
+                          ("explain.smoothgrad.noise=2", "explain.smoothgrad.noise"),
+                          ("explain.trust.baseline=white", "explain.trust.baseline")):
+        bad = run([sys.executable, "-m", "classlens.cli", "params", override], cwd=project,
+                  check=False)
+        assert bad.returncode != 0 and key in bad.stderr, (override, bad.stderr[-500:])
