@@ -301,3 +301,19 @@ def log_keras_model(model, sample_images) -> str:
                                   pip_requirements=requirements)
     mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
     return info.model_uri
+
+
+def log_data_report(report_dir: Path, fingerprint: dict, *, artifact_dir: str = "data") -> None:
+    """The prepared data's class counts per split (a table and per-split totals as metrics) and
+    the prepare stage's data report folder, logged under `artifact_dir`."""
+    import mlflow
+    import pandas as pd
+
+    counts = fingerprint["counts"]
+    table = pd.DataFrame({split: pd.Series(per_class) for split, per_class in counts.items()})
+    table = table.rename_axis("class").reset_index()
+    log_table(table, f"{artifact_dir}/class_counts.json")
+    totals = {f"images_{split}": sum(per_class.values()) for split, per_class in counts.items()}
+    log_metrics({**totals, "images_skipped": fingerprint.get("skipped", 0)})
+    if Path(report_dir).is_dir():
+        mlflow.log_artifacts(str(report_dir), artifact_path=f"{artifact_dir}/report")

@@ -141,3 +141,11 @@ def load_manifest(prepared_dir: Path = paths.PREPARED_DIR):
 
 def load_fingerprint(prepared_dir: Path = paths.PREPARED_DIR) -> dict:
     return json.loads(_require(prepared_dir / paths.FINGERPRINT.name).read_text())
+
+
+def cache_in_memory(split: Split, *, limit_mb: int) -> Split:
+    """The split with its images read into memory when they take at most `limit_mb` MiB, else
+    as it is (a memory map that readers stream from in batches)."""
+    if split.images.nbytes > limit_mb * (1 << 20):
+        return split
+    return Split(images=read_rows(split.images, slice(None)), labels=split.labels)
