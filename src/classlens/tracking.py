@@ -303,17 +303,19 @@ def log_keras_model(model, sample_images) -> str:
     return info.model_uri
 
 
-def log_data_report(report_dir: Path, fingerprint: dict, *, artifact_dir: str = "data") -> None:
-    """The prepared data's class counts per split (a table and per-split totals as metrics) and
-    the prepare stage's data report folder, logged under `artifact_dir`."""
+def log_data_report(report_dir: Path, fingerprint: dict, class_names: list[str], *,
+                    artifact_dir: str = "data") -> None:
+    """The prepared data's class counts per split (a table in class order and per-split totals
+    as metrics) and the prepare stage's data report folder, logged under `artifact_dir`."""
     import mlflow
     import pandas as pd
 
     counts = fingerprint["counts"]
-    table = pd.DataFrame({split: pd.Series(per_class) for split, per_class in counts.items()})
-    table = table.rename_axis("class").reset_index()
+    splits = [s for s in ("train", "val", "test") if s in counts]
+    table = pd.DataFrame({"class": list(class_names),
+                          **{s: [counts[s].get(c, 0) for c in class_names] for s in splits}})
     log_table(table, f"{artifact_dir}/class_counts.json")
-    totals = {f"images_{split}": sum(per_class.values()) for split, per_class in counts.items()}
+    totals = {f"images_{split}": sum(counts[split].values()) for split in splits}
     log_metrics({**totals, "images_skipped": fingerprint.get("skipped", 0)})
     if Path(report_dir).is_dir():
         mlflow.log_artifacts(str(report_dir), artifact_path=f"{artifact_dir}/report")

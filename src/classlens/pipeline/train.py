@@ -27,7 +27,7 @@ def run(cfg: Config) -> None:
         tracking.log_dataset(train.images, train.labels, name=f"{cfg.data.source}-train",
                              digest=fingerprint["digest"][:36], source=str(paths.PREPARED_DIR),
                              context="train")
-        tracking.log_data_report(paths.PREPARED_REPORT, fingerprint)
+        tracking.log_data_report(paths.PREPARED_REPORT, fingerprint, classes)
         result = fit(model, (train.images, train.labels), (val.images, val.labels), cfg.train,
                      seed=cfg.seed, extra_callbacks=[tracking.epoch_metrics_callback()])
 
