@@ -348,3 +348,25 @@ def test_idx_bad_magic_and_mismatched_counts_are_clear_errors(tmp_path):
         list_idx_folder(bad)
     with pytest.raises(ConfigError, match="lists 2 names but the IDX labels go up to 9"):
         list_idx_folder(tmp_path / "ok", class_names=["a", "b"])
+
+
+# ---------------------------------------------------------------- every stage on a folder
+
+
+def test_every_stage_runs_on_an_rgb_folder_and_traces_back_to_files(project, tmp_path):
+    from classlens.cli import STAGES, run_stage
+
+    root = tmp_path / "rgb"
+    make_folder(root, classes=(0, 1, 2, 3), per_class=15,
+                formats=("png-RGBA", "jpg-RGB", "png-P", "bmp-RGB"))
+    write_params(project / "params.yaml", project / "conf",
+                 ["data=folder", f"data.root={root}", "data.image_size=[20,20]"])
+    for stage in STAGES:
+        run_stage(stage)
+    table = pd.read_csv(project / paths.PREDICTIONS)
+    assert len(table) == 12 and all((root / p).is_file() for p in table["path"])
+    assert set(table["true_label"]) == {"digit0", "digit1", "digit2", "digit3"}
+    metrics = json.loads((project / paths.METRICS).read_text())
+    assert set(metrics["per_class"]) == {"digit0", "digit1", "digit2", "digit3"}
+    maps = np.load(project / paths.SALIENCY_MAPS)
+    assert maps.shape[1:] == (20, 20)

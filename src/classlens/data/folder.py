@@ -97,7 +97,10 @@ def _subfolders(folder: Path, root: Path, real_root: Path,
     found = {}
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         path = Path(entry.path)
-        if not entry.is_dir(follow_symlinks=True) or entry.name.startswith("."):
+        if not entry.is_dir(follow_symlinks=True):
+            continue
+        if entry.name.startswith("."):
+            skipped.append(Skipped(_rel(path, root) + "/", "hidden folder", counted=False))
             continue
         if not _inside(path, real_root):
             skipped.append(Skipped(_rel(path, root) + "/", "symlinked folder pointing outside "
@@ -130,8 +133,8 @@ def _walk_files(class_dir: Path, root: Path, real_root: Path,
             path = here / name
             real = os.path.realpath(path)
             if name.startswith("."):
-                continue
-            if not _inside(path, real_root):
+                skipped.append(Skipped(_rel(path, root) + "/", "hidden folder", counted=False))
+            elif not _inside(path, real_root):
                 skipped.append(Skipped(_rel(path, root) + "/", "symlinked folder pointing "
                                        f"outside the data root (-> {real}): refused"))
             elif real not in seen:  # a symlink loop or a second link to a folder: read once

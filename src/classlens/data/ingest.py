@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -94,6 +95,8 @@ def ingest(catalog: Catalog, selected: np.ndarray, spec: ConformSpec, *, scratch
     shape: Optional[tuple[int, ...]] = None
     previous_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = spec.max_pixels  # Pillow's own bomb check uses the same limit
+    # Pillow warns between 1x and 2x the limit; those images are skipped with a reason anyway
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     items = catalog.read(selected)
     try:
         with open(scratch, "wb") as out, ThreadPoolExecutor(max_workers=workers) as pool:
@@ -153,6 +156,9 @@ def check_skipped_share(skipped: list[Skipped], used: int, *, limit: float) -> f
         reasons = Counter(s.reason.split(":")[0].split(" (")[0] for s in counted)
         top = "; ".join(f"{n} x {r}" for r, n in reasons.most_common(3))
         examples = ", ".join(f"{s.path} ({s.reason})" for s in counted[:3])
+        if used == 0:
+            raise InputError(f"none of the {total} images could be used: {top or 'no images'}; "
+                             f"e.g. {examples or '-'}")
         raise InputError(
             f"{len(counted)} of {total} images skipped ({share:.1%} > data.max_skipped_fraction "
             f"{limit:g}): {top}; e.g. {examples}. Fix or remove those files, or raise the limit"
