@@ -24,6 +24,19 @@ from classlens.pipeline import prepare
 from tests.data_builders import FORMATS, digit_images, make_folder, save_image, write_idx
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri():
+    """The in-process stage runs below open an MLflow store, and mlflow.set_tracking_uri exports
+    MLFLOW_TRACKING_URI, which classlens reads as the user's override: keep it out of later
+    tests (the same guard as main's conftest)."""
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield
+    import mlflow
+
+    mlflow.set_tracking_uri(None)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 def _prepare(project: Path, *overrides: str) -> dict:
     write_params(project / "params.yaml", project / "conf", list(overrides))
     return prepare.run(load_params(project / "params.yaml"))
