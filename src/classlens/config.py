@@ -20,7 +20,9 @@ from omegaconf import MISSING
 
 from classlens.errors import ConfigError
 
-DATA_SOURCES = ("digits",)
+DATA_SOURCES = ("digits", "folder", "csv", "idx", "mnist", "fashion_mnist", "cifar10", "cifar100")
+DATA_RESIZE_MODES = ("stretch", "crop", "pad")
+DATA_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
 MODEL_ARCHITECTURES = ("cnn",)
 SALIENCY_REDUCTIONS = ("max", "mean")
 # Attribution methods (kept in step with the registry in classlens.explain; a test checks) and
@@ -36,11 +38,24 @@ EXPLAIN_BASELINES = ("black", "mean", "blur")
 
 @dataclass
 class DataConfig:
-    """Where images come from and how they are split."""
+    """Where images come from, how they are decoded and conformed, and how they are split.
+    `conf/data/common/base.yaml` documents every field; one file per source sets what differs."""
 
     source: str = MISSING
+    root: str = MISSING  # folder / idx: the data folder; csv: paths must stay inside it
+    manifest: str = MISSING  # csv: the manifest file (path,label[,split])
+    class_names: list[str] = MISSING  # idx: names of labels 0..; csv: the class list; [] = found
     val_fraction: float = MISSING
     test_fraction: float = MISSING
+    max_per_class: int = MISSING  # 0 = every image; N = a seeded sample of N per class and split
+    image_size: list[int] = MISSING  # [height, width]; [] = keep the source size
+    channels: int = MISSING  # 1 (grayscale) or 3 (RGB); 0 = keep (array sources only)
+    resize: str = MISSING  # stretch | crop | pad (aspect-preserving centre crop or black pad)
+    interpolation: str = MISSING
+    max_image_pixels: int = MISSING  # larger images are skipped (decompression-bomb guard)
+    max_skipped_fraction: float = MISSING  # prepare fails when more of the files are skipped
+    workers: int = MISSING  # decoding threads; 0 = one per CPU core
+    memory_cache_mb: int = MISSING  # train: splits up to this size are read into memory
 
 
 @dataclass
@@ -208,6 +223,9 @@ class Config:
 # (section, field) -> (accepted values); checked after the type checks OmegaConf does.
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data", "source"): DATA_SOURCES,
+    ("data", "resize"): DATA_RESIZE_MODES,
+    ("data", "interpolation"): DATA_INTERPOLATIONS,
+    ("data", "channels"): (0, 1, 3),
     ("model", "architecture"): MODEL_ARCHITECTURES,
     ("gate", "noise"): ("fail", "warn"),
     ("train", "distribution"): ("none", "mirrored", "multi_worker", "auto"),
@@ -216,6 +234,11 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 _RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("data", "val_fraction"): (0.01, 0.9),
     ("data", "test_fraction"): (0.01, 0.9),
+    ("data", "max_per_class"): (0, 1_000_000_000),
+    ("data", "max_image_pixels"): (1, 10**12),
+    ("data", "max_skipped_fraction"): (0.0, 1.0),
+    ("data", "workers"): (0, 256),
+    ("data", "memory_cache_mb"): (0, 10**7),
     ("train", "epochs"): (1, 100_000),
     ("train", "batch_size"): (1, 1_000_000),
     ("evaluate", "top_k"): (1, 1_000),

@@ -71,3 +71,59 @@ def image_grid(images: np.ndarray, titles: Sequence[str], *, columns: int = 5,
 
 def _displayable(image: np.ndarray) -> np.ndarray:
     return image[..., 0] if image.shape[-1] == 1 else image
+
+
+def class_counts_chart(counts: dict[str, dict[str, int]]) -> plt.Figure:
+    """Images per class, one bar per split side by side ({split: {class: count}})."""
+    splits = list(counts)
+    classes = list(next(iter(counts.values()), {}))
+    n = max(len(classes), 1)
+    horizontal = n > 20  # many classes: one row each, names readable
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.22 * n * len(splits) / 2 + 1.5))
+                           if horizontal else (max(6.0, 0.5 * n + 2), 4))
+    width = 0.8 / max(len(splits), 1)
+    positions = np.arange(len(classes))
+    for k, split in enumerate(splits):
+        values = [counts[split][c] for c in classes]
+        offset = positions - 0.4 + width * (k + 0.5)
+        (ax.barh if horizontal else ax.bar)(offset, values, width, label=split)
+    if horizontal:
+        ax.set_yticks(positions, classes, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("images")
+    else:
+        long_names = n > 12 or max(len(c) for c in classes) > 6
+        ax.set_xticks(positions, classes, rotation=45 if long_names else 0,
+                      ha="right" if long_names else "center")
+        ax.set_ylabel("images")
+    ax.set_title("Images per class and split")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3, axis="x" if horizontal else "y")
+    fig.tight_layout()
+    return fig
+
+
+def class_samples_grid(samples: Sequence[np.ndarray], class_names: Sequence[str], *,
+                       title: str = "") -> plt.Figure:
+    """One row per class (its name on the left), its sample images (N, H, W, C) across."""
+    rows = max(len(samples), 1)
+    columns = max([len(s) for s in samples] + [1])
+    tile = 0.9 if rows <= 20 else 0.6
+    fig, axes = plt.subplots(rows, columns, figsize=(tile * columns + 1.6, tile * rows + 0.6),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    for row, (images, name) in enumerate(zip(samples, class_names)):
+        axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+        for col, image in enumerate(images):
+            axes[row, col].imshow(_displayable(image), cmap="gray" if image.shape[-1] == 1
+                                  else None, vmin=0, vmax=255, interpolation="nearest")
+        if not len(images):
+            axes[row, 0].text(0.5, 0.5, "none", ha="center", va="center", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -9,6 +9,7 @@ PREPARED_DIR = Path("data/prepared")
 CLASSES = PREPARED_DIR / "classes.json"
 MANIFEST = PREPARED_DIR / "manifest.csv"
 FINGERPRINT = PREPARED_DIR / "fingerprint.json"
+PREPARED_REPORT = PREPARED_DIR / "report"  # the data report (classlens.data.report)
 SPLITS = ("train", "val", "test")
 
 

@@ -477,3 +477,21 @@ def load_python_model(reference: str, *, tracking_uri: Optional[str] = None,
         where = f" (store {store})" if store else ""
         raise InputError(f"{uri}: cannot load an MLflow model{where}: "
                          f"{str(err.message).splitlines()[0]}") from None
+
+
+def log_data_report(report_dir: Path, fingerprint: dict, class_names: list[str], *,
+                    artifact_dir: str = "data") -> None:
+    """The prepared data's class counts per split (a table in class order and per-split totals
+    as metrics) and the prepare stage's data report folder, logged under `artifact_dir`."""
+    import mlflow
+    import pandas as pd
+
+    counts = fingerprint["counts"]
+    splits = [s for s in ("train", "val", "test") if s in counts]
+    table = pd.DataFrame({"class": list(class_names),
+                          **{s: [counts[s].get(c, 0) for c in class_names] for s in splits}})
+    log_table(table, f"{artifact_dir}/class_counts.json")
+    totals = {f"images_{split}": sum(counts[split].values()) for split in splits}
+    log_metrics({**totals, "images_skipped": fingerprint.get("skipped", 0)})
+    if Path(report_dir).is_dir():
+        mlflow.log_artifacts(str(report_dir), artifact_path=f"{artifact_dir}/report")

@@ -27,14 +27,41 @@ def seed_everything(seed: int, *, deterministic: bool) -> None:
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int, shuffle: bool,
                  seed: int):
-    """A tf.data pipeline over in-memory (or memory-mapped) arrays: cache, shuffle, batch,
-    prefetch."""
+    """A tf.data pipeline of (images, labels) batches, read from `images` one batch at a time.
+
+    `images` may be in memory or a split's memory map (`prepared.load_split`); a memory map is
+    read with positioned file reads (`classlens.data.rows`), so memory holds a few batches, not
+    the split. Whether a split is first read into memory is the caller's choice (the train
+    stage: `data.memory_cache_mb`); the batches are identical either way. With `shuffle`, each
+    epoch draws a fresh permutation seeded by (seed, epoch number), so reruns see the same
+    batches; inside a batch rows are read in file order (sequential reads; the order of the
+    rows of a batch does not change the step).
+    """
+    import itertools
+
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((np.asarray(images), np.asarray(labels))).cache()
-    if shuffle:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    from classlens.data.rows import RowFile
+
+    labels = np.asarray(labels, dtype=np.int64)
+    count = len(labels)
+    rows = RowFile.of(images)
+    source = rows if rows is not None else images
+    epochs = itertools.count()
+
+    def batches():
+        order = (np.random.default_rng([seed, next(epochs)]).permutation(count) if shuffle
+                 else np.arange(count))
+        for start in range(0, count, batch_size):
+            take = np.sort(order[start:start + batch_size])
+            yield np.asarray(source[take]), labels[take]
+
+    ds = tf.data.Dataset.from_generator(batches, output_signature=(
+        tf.TensorSpec(shape=(None, *images.shape[1:]), dtype=tf.as_dtype(images.dtype)),
+        tf.TensorSpec(shape=(None,), dtype=tf.int64),
+    ))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 @dataclass

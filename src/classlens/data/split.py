@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
 import numpy as np
 
 from classlens.errors import InputError
@@ -27,14 +29,62 @@ def stratified_split(
             f"classes {rare} have fewer than 3 images; a stratified train/val/test split needs "
             "at least 3 per class (add images or drop those classes)"
         )
-    rest, test = train_test_split(
-        indices, test_size=test_fraction, stratify=labels, random_state=seed
-    )
-    if val_fraction > 0:
-        val_share = val_fraction / (1.0 - test_fraction)
-        train, val = train_test_split(
-            rest, test_size=val_share, stratify=labels[rest], random_state=seed
+    try:
+        rest, test = train_test_split(
+            indices, test_size=test_fraction, stratify=labels, random_state=seed
         )
-    else:
-        train, val = rest, rest[:0]
+        if val_fraction > 0:
+            val_share = val_fraction / (1.0 - test_fraction)
+            train, val = train_test_split(
+                rest, test_size=val_share, stratify=labels[rest], random_state=seed
+            )
+        else:
+            train, val = rest, rest[:0]
+    except ValueError as err:  # e.g. fewer held-out images than classes
+        raise InputError(f"cannot split {len(labels)} images into stratified train/val/test "
+                         f"parts: {err}; add images or raise data.val_fraction/test_fraction"
+                         ) from None
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+def assign_splits(
+    labels: np.ndarray, source_splits: Optional[Sequence[str]], *, val_fraction: float,
+    test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Train/val/test index arrays for images with `labels`, keeping a source's own split.
+
+    Without `source_splits`: `stratified_split`. With them ('train' | 'val' | 'test' per image),
+    a split the source has is kept as it is; one it lacks is carved, stratified and seeded, out
+    of its train images: val takes `val_fraction` of them, test `test_fraction`.
+    """
+    if source_splits is None:
+        return stratified_split(labels, val_fraction=val_fraction, test_fraction=test_fraction,
+                                seed=seed)
+    given = np.asarray(source_splits)
+    parts = {s: np.flatnonzero(given == s) for s in ("train", "val", "test")}
+    for split, fraction in (("test", test_fraction), ("val", val_fraction)):
+        if len(parts[split]) == 0:
+            parts["train"], parts[split] = _carve(parts["train"], labels, fraction, seed, split)
+    return {s: np.sort(idx) for s, idx in parts.items()}
+
+
+def _carve(indices: np.ndarray, labels: np.ndarray, fraction: float, seed: int,
+           name: str) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    sub = labels[indices]
+    counts = np.bincount(sub)
+    rare = [int(c) for c in np.flatnonzero((counts > 0) & (counts < 2))]
+    if rare:
+        raise InputError(
+            f"classes {rare} have fewer than 2 train images; carving a stratified {name} split "
+            "out of train needs at least 2 per class (add images, or give the source its own "
+            f"{name} split)"
+        )
+    try:
+        keep, carved = train_test_split(indices, test_size=fraction, stratify=sub,
+                                        random_state=seed)
+    except ValueError as err:  # e.g. fewer held-out images than classes
+        raise InputError(f"cannot carve a stratified {name} split out of {len(indices)} train "
+                         f"images: {err}") from None
+    return keep, carved

@@ -1,27 +1,101 @@
-"""Stage `prepare`: source -> stratified split -> data/prepared/ (see classlens.data.prepared).
+"""Stage `prepare`: source -> decoded, conformed images streamed to disk -> split -> checks ->
+data/prepared/ (see classlens.data.prepared) with its data report.
 
-It runs before the MLflow run exists; the train stage records its fingerprint and class counts.
+Memory holds one chunk of images at a time: images are conformed into a scratch file inside
+the new output folder, then copied split by split into the final arrays. Everything is written
+into a temporary folder that replaces data/prepared only when all of it succeeded, so a failure
+(too many bad files, an empty split) leaves the previous prepared data whole.
+
+It runs before the MLflow run exists; the train stage records its fingerprint, class counts
+and report.
 """
 
 from __future__ import annotations
 
+import sys
+import time
+
+import numpy as np
+
 from classlens import paths
 from classlens.atomic import atomic_dir
 from classlens.config import Config
-from classlens.data.prepared import write_prepared
-from classlens.data.source import load_source
-from classlens.data.split import stratified_split
+from classlens.data.checks import check_dataset
+from classlens.data.conform import ConformSpec
+from classlens.data.ingest import check_skipped_share, ingest, select_per_class
+from classlens.data.prepared import class_counts, write_prepared
+from classlens.data.report import REPORT_DIR, size_statistics, write_report
+from classlens.data.rows import RowFile
+from classlens.data.source import load_catalog
+from classlens.data.split import assign_splits
 
 
 def run(cfg: Config) -> dict:
-    source = load_source(cfg.data.source)
-    parts = stratified_split(source.labels, val_fraction=cfg.data.val_fraction,
-                             test_fraction=cfg.data.test_fraction, seed=cfg.seed)
+    data = cfg.data
+    spec = ConformSpec.from_config(image_size=list(data.image_size), channels=data.channels,
+                                   resize=data.resize, interpolation=data.interpolation,
+                                   max_image_pixels=data.max_image_pixels)
+    started = time.perf_counter()
+    catalog = load_catalog(data)
+    selected = select_per_class(catalog.labels, catalog.splits,
+                                max_per_class=data.max_per_class, seed=cfg.seed)
     with atomic_dir(paths.PREPARED_DIR) as out:
-        record = write_prepared(out, images=source.images, labels=source.labels,
-                                class_names=source.class_names, ids=source.ids,
-                                source_paths=source.paths, split_indices=parts)
+        scratch = out / ".conformed.bin"
+        try:
+            found = ingest(catalog, selected, spec, scratch=scratch, workers=data.workers)
+            skipped = catalog.skipped + found.skipped
+            share = check_skipped_share(skipped, len(found.kept), limit=data.max_skipped_fraction)
+            kept = found.kept
+            labels = catalog.labels[kept]
+            ids = [catalog.ids[i] for i in kept]
+            parts = assign_splits(
+                labels, None if catalog.splits is None else [catalog.splits[i] for i in kept],
+                val_fraction=data.val_fraction, test_fraction=data.test_fraction, seed=cfg.seed)
+            checks = check_dataset(labels, parts, catalog.class_names, hashes=found.hashes,
+                                   ids=ids)
+            warnings = catalog.warnings + checks.warnings
+            record = write_prepared(
+                out, images=found.rows, labels=labels, class_names=catalog.class_names, ids=ids,
+                source_paths=[catalog.paths[i] for i in kept], split_indices=parts,
+                extra={"source": data.source, "skipped": len(skipped)})
+        finally:
+            scratch.unlink(missing_ok=True)
+        rate = len(selected) / max(time.perf_counter() - started, 1e-9)
+        counts = class_counts(labels, parts, catalog.class_names)
+        summary = {
+            "source": data.source,
+            "root": data.root,
+            "manifest": data.manifest,
+            "digest": record["digest"],
+            "image_shape": record["image_shape"],
+            "images_listed": len(catalog) + sum(s.counted for s in catalog.skipped),
+            "images_sampled_out": len(catalog) - len(selected),
+            "images_used": int(len(kept)),
+            "images_skipped": sum(s.counted for s in skipped),
+            "skipped_share": round(share, 6),
+            "files_ignored": sum(not s.counted for s in skipped),
+            "split_sizes": {s: int(len(parts[s])) for s in paths.SPLITS},
+            "source_split": catalog.splits is not None,
+            "counts": counts,
+            "source_sizes": size_statistics(found.widths, found.heights),
+            "source_modes": dict(found.modes.most_common()),
+            "source_formats": dict(found.formats.most_common()),
+            "duplicates_across_splits": int(len(checks.duplicates)),
+            "warnings": warnings,
+        }  # no timings here: the report must be byte-identical when the data is
+        train_images = RowFile.from_npy(paths.split_images("train", out))
+        write_report(out / REPORT_DIR, summary=summary, skipped=skipped,
+                     duplicates=checks.duplicates, counts=counts,
+                     class_names=catalog.class_names, train_images=train_images,
+                     train_labels=np.load(paths.split_labels("train", out)))
+        train_images.close()
+    for line in warnings:
+        print(f"classlens prepare: warning: {line}", file=sys.stderr)
+    for item in [s for s in skipped if s.counted][:10]:
+        print(f"classlens prepare: skipped {item.path}: {item.reason}", file=sys.stderr)
     sizes = {split: len(idx) for split, idx in parts.items()}
-    print(f"prepare: {len(source.labels)} images, {len(source.class_names)} classes, "
-          f"split {sizes}, digest {record['digest'][:12]}")
+    print(f"prepare: {len(kept)} images ({summary['images_skipped']} skipped, see "
+          f"{paths.PREPARED_DIR / REPORT_DIR}), {len(catalog.class_names)} classes, split "
+          f"{sizes}, shape {record['image_shape']}, {rate:.0f} images/s, "
+          f"digest {record['digest'][:12]}")
     return record

@@ -5,12 +5,14 @@ from __future__ import annotations
 from classlens import paths, tracking
 from classlens.atomic import atomic_dir, save_figure, write_csv
 from classlens.config import Config
-from classlens.data.prepared import load_classes, load_fingerprint, load_split
+from classlens.data.prepared import (cache_in_memory, load_classes, load_fingerprint,
+                                     load_split)
 
 
 def run(cfg: Config) -> None:
     classes = load_classes()  # inputs first: a missing file fails before TensorFlow loads
-    train, val = load_split("train"), load_split("val")
+    train, val = (cache_in_memory(load_split(s), limit_mb=cfg.data.memory_cache_mb)
+                  for s in ("train", "val"))
     fingerprint = load_fingerprint()
 
     from classlens import figures
@@ -37,6 +39,7 @@ def run(cfg: Config) -> None:
         tracking.log_dataset(train.images, train.labels, name=f"{cfg.data.source}-train",
                              digest=fingerprint["digest"][:36], source=str(paths.PREPARED_DIR),
                              context="train")
+        tracking.log_data_report(paths.PREPARED_REPORT, fingerprint, classes)
         if strategy is None:
             result = fit(model, (train.images, train.labels), (val.images, val.labels),
                          cfg.train, seed=cfg.seed,

@@ -1,0 +1,153 @@
+"""Decode one image (a file, or an array from an in-memory source) and conform it to the
+configured size and channels, or say in one line why it cannot be used.
+
+Pillow does the decoding (JPEG, PNG, BMP, GIF's first frame, TIFF, WebP, ...), the mode
+conversions and the resampling; this module only decides what to ask it for and turns its
+failures into skip reasons. (Keras' `load_img` is a thin wrapper over the same Pillow calls, but
+it neither scales 16-bit images nor separates a truncated file from a non-image.)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from classlens.errors import ConfigError
+
+# Pillow modes holding one channel of intensity; everything else is treated as colour.
+GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+WIDE_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+
+
+class SkipImage(Exception):
+    """This image cannot be used; the message is the reason listed in the data report."""
+
+
+@dataclass(frozen=True)
+class ConformSpec:
+    """What every prepared image becomes.
+
+    Args:
+        size: (height, width), or None to keep each image's own size.
+        channels: 1 (grayscale), 3 (RGB), or 0 to keep the source's (1 for grayscale modes).
+        resize: 'stretch' | 'crop' | 'pad' (aspect-preserving centre crop / black padding).
+        interpolation: a Pillow resampling filter name ('bilinear', 'lanczos', ...).
+        max_pixels: larger images (width x height) are skipped before their pixels are decoded.
+    """
+
+    size: Optional[tuple[int, int]]
+    channels: int
+    resize: str = "stretch"
+    interpolation: str = "bilinear"
+    max_pixels: int = 89_478_485
+
+    @classmethod
+    def from_config(cls, *, image_size: list[int], channels: int, resize: str,
+                    interpolation: str, max_image_pixels: int) -> "ConformSpec":
+        if image_size and (len(image_size) != 2 or min(image_size) < 1):
+            raise ConfigError(
+                f"data.image_size must be [] (keep the source size) or [height, width] with "
+                f"positive numbers; received {list(image_size)}"
+            )
+        return cls(size=tuple(image_size) if image_size else None, channels=channels,
+                   resize=resize, interpolation=interpolation, max_pixels=max_image_pixels)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the source image was, before conforming: for the size statistics of the report."""
+
+    width: int
+    height: int
+    mode: str
+    format: str
+
+
+def conform_file(path: Path, spec: ConformSpec) -> tuple[np.ndarray, ImageInfo]:
+    """Decode `path` and conform it; raises SkipImage with the reason when it cannot be used."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        if os.stat(path).st_size == 0:
+            raise SkipImage("empty file (0 bytes)")
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > spec.max_pixels:
+                raise SkipImage(f"over the pixel limit: {width}x{height} = {width * height} "
+                                f"pixels > data.max_image_pixels {spec.max_pixels}")
+            info = ImageInfo(width, height, image.mode, image.format or "?")
+            if spec.size is not None and image.format == "JPEG":
+                # decode at 1/2, 1/4 or 1/8 scale when the target allows: same result size,
+                # a fraction of the work for large photos
+                image.draft(image.mode, (spec.size[1], spec.size[0]))
+            image.load()  # a truncated or corrupt file fails here
+            upright = ImageOps.exif_transpose(image)  # camera photos: as viewers show them
+            return _conform(upright, spec), info
+    except SkipImage:
+        raise
+    except Image.DecompressionBombError as err:
+        raise SkipImage(f"over the pixel limit ({err})") from None
+    except UnidentifiedImageError:
+        raise SkipImage("not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise SkipImage(f"unreadable: {type(err).__name__}: {err.strerror}") from None
+        raise SkipImage(f"truncated or corrupt image data: {err}") from None
+
+
+def conform_array(array: np.ndarray, spec: ConformSpec) -> tuple[np.ndarray, ImageInfo]:
+    """Conform a uint8 (H, W) or (H, W, C) array from an in-memory source."""
+    from PIL import Image
+
+    if array.ndim == 2:
+        array = array[..., np.newaxis]
+    height, width, channels = array.shape
+    info = ImageInfo(width, height, "L" if channels == 1 else "RGB", "array")
+    if spec.size in (None, (height, width)) and spec.channels in (0, channels):
+        return np.ascontiguousarray(array, dtype=np.uint8), info
+    image = Image.fromarray(array[..., 0] if channels == 1 else array[..., :3])
+    return _conform(image, spec), info
+
+
+def _conform(image, spec: ConformSpec) -> np.ndarray:
+    """Pillow image (already loaded) -> uint8 (H, W, C) of the spec's size and channels."""
+    from PIL import Image, ImageOps
+
+    image = _to_8bit(image)
+    gray = image.mode in GRAY_MODES
+    channels = spec.channels or (1 if gray else 3)
+    if "A" in image.getbands() or "transparency" in image.info:
+        # composite onto black, so transparent pixels do not keep whatever colour they stored
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+    image = image.convert("L" if channels == 1 else "RGB")
+    if spec.size is not None and image.size != (spec.size[1], spec.size[0]):
+        target = (spec.size[1], spec.size[0])
+        method = getattr(Image.Resampling, spec.interpolation.upper())
+        if spec.resize == "crop":
+            image = ImageOps.fit(image, target, method=method)
+        elif spec.resize == "pad":
+            image = ImageOps.pad(image, target, method=method, color=0)
+        else:
+            image = image.resize(target, method)
+    array = np.asarray(image, dtype=np.uint8)
+    return array[..., np.newaxis] if array.ndim == 2 else array
+
+
+def _to_8bit(image):
+    """16-bit and 32-bit grayscale scaled to 0..255 (Pillow's own convert('L') clips them);
+    float images are taken as 0..1 when they fit that range, else clipped to 0..255."""
+    from PIL import Image
+
+    if image.mode not in WIDE_MODES:
+        return image
+    values = np.asarray(image).astype(np.float64)
+    if image.mode == "F":
+        values = values * 255.0 if values.size and values.max() <= 1.0 else values
+    else:
+        values = values * (255.0 / 65535.0)
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), "L")
