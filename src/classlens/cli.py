@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 
 from classlens.errors import ClassLensError
 
-STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain")
+STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "report")
 
 
 def run_stage(name: str, params_path: str | Path = "params.yaml") -> None:
