@@ -64,7 +64,7 @@ h2{margin:4px 0 12px;font-size:18px;color:#1f3a5f}h3{font-size:15px;margin:16px 
 .card .k{font-size:12px;color:#5b6570}.card .v{font-size:20px;font-weight:650}
 .card .ci{font-size:12px;color:#5b6570}table{border-collapse:collapse;font-size:13px;margin:6px 0}
 th,td{padding:3px 9px;border-bottom:1px solid #e6e9ed;text-align:right;white-space:nowrap}
-th:first-child,td:first-child{text-align:left}th{background:#eef1f5;position:sticky;top:0}
+th:first-child,td:first-child,td.t{text-align:left}th{background:#eef1f5;position:sticky;top:0}
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:after{content:' \\2195';
  color:#9aa4ae}table.sortable th.asc:after{content:' \\25B2';color:#1f3a5f}
 table.sortable th.desc:after{content:' \\25BC';color:#1f3a5f}tr.weak td{background:#fff3f0}
@@ -132,7 +132,8 @@ def _table(table: Table, *, table_id: str = "", sortable: bool = False,
             value = row.get(c)
             sort_value = "" if value is None or not isinstance(value, (int, float)) else (
                 f" data-v='{value!r}'")
-            cells.append(f"<td{sort_value}>{_e(_fmt(value))}</td>")
+            text = "" if isinstance(value, (int, float)) or value is None else " class='t'"
+            cells.append(f"<td{sort_value}{text}>{_e(_fmt(value))}</td>")
         first = str(row.get(columns[0]))
         css = " class='weak'" if first in highlight else ""
         body.append(f"<tr{css}>{''.join(cells)}</tr>")
@@ -227,7 +228,10 @@ def render(content: ReportContent) -> str:
         "curves": _figures(content, "curves"),
         "calibration": _tables(content, "calibration") + _figures(content, "calibration"),
         "errors": _tables(content, "errors"),
-        "galleries": _figures(content, "galleries", empty="no galleries"),
+        "galleries": "".join(
+            f"<h3>{_e(key.split(':', 1)[1])}</h3>" + _figures(content, key)
+            for key in content.figures if key.startswith("galleries:")
+        ) or "<p class='empty'>no galleries</p>",
         "label-suspects": ("<p class='note'>Images whose given label the model finds "
                            "implausible (confident-learning style thresholds per class). They "
                            "are suspects to review, not verdicts.</p>"

@@ -63,9 +63,14 @@ def collect(cfg: Config) -> ReportContent:
          "NLL": scaled.get("nll"), "accuracy": scaled.get("accuracy")},
     ]
     galleries = {g["key"]: g for g in analysis.get("galleries", [])}
-    gallery_figures = [Figure(g["title"], Path(g["file"]).read_bytes())
-                       for key, g in galleries.items()
-                       if key != "label_suspects" and Path(g["file"]).exists()]
+    groups = {"errors": "Most confident errors and least confident correct predictions",
+              "correct": "Most confident errors and least confident correct predictions",
+              "pair": "Most confused pairs", "class": "Per class (weakest F1 first)"}
+    gallery_figures: dict[str, list[Figure]] = {}
+    for g in galleries.values():
+        if g["kind"] in groups and Path(g["file"]).exists():
+            gallery_figures.setdefault(f"galleries:{groups[g['kind']]}", []).append(
+                Figure(g["title"], Path(g["file"]).read_bytes()))
     suspects = galleries.get("label_suspects")
     explain_pngs = sorted(paths.EXPLAIN_DIR.rglob("*.png")) if paths.EXPLAIN_DIR.is_dir() else []
     a = analysis
@@ -87,7 +92,7 @@ def collect(cfg: Config) -> ReportContent:
                        + _figure(paths.PR_PNG, "Precision-recall, one-vs-rest")),
             "calibration": _figure(paths.RELIABILITY_PNG, "Reliability diagram, before and after "
                                    "temperature scaling (bottom: confidence histogram)"),
-            "galleries": gallery_figures,
+            **gallery_figures,
             "label-suspects": ([Figure(suspects["title"], Path(suspects["file"]).read_bytes())]
                                if suspects and Path(suspects["file"]).exists() else []),
             "explanations": [Figure(str(p.relative_to(paths.EXPLAIN_DIR)), p.read_bytes())
