@@ -97,3 +97,11 @@ def trained_project(tmp_path_factory) -> Path:
     finally:
         os.chdir(old)
     return dest
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri(monkeypatch):
+    """`mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI, which classlens honours: undo
+    it after every test, so in-process stages of a later test (the session's `trained_project`)
+    log to their own project's store, not to the store an earlier test pointed MLflow at."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

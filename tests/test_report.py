@@ -136,37 +136,27 @@ def test_mlflow_holds_per_class_metrics_tables_images_and_the_report(trained_pro
     assert len(stored) == 2 * len(images)  # PNG + compressed WebP each; a rerun must not add
 
 
-def test_rerunning_analyze_replaces_its_table_images(trained_project, tmp_path):
+def test_rerun_replaces_table_images_report_tolerates_no_explanations_and_no_tensorflow(
+        trained_project, tmp_path):
+    # one subprocess for three checks (stage start-up dominates): re-running analyze replaces
+    # its MLflow table images instead of adding to them; the report copes without data/explain;
+    # neither stage imports TensorFlow
     project = tmp_path / "copy"
     shutil.copytree(trained_project, project)
     ref = _json(project, paths.RUN_REF)
     before = _count_table_images(project, ref["run_id"])
-    run([sys.executable, "stages/analyze.py"], cwd=project)
+    shutil.rmtree(project / paths.EXPLAIN_DIR)
+    code = ("import sys; from classlens.cli import run_stage; run_stage('analyze'); "
+            "run_stage('report'); print('TF' if 'tensorflow' in sys.modules else 'noTF')")
+    proc = run([sys.executable, "-c", code], cwd=project)
+    assert proc.stdout.strip().splitlines()[-1] == "noTF"
     assert _count_table_images(project, ref["run_id"]) == before
+    assert "no explanation figures" in (project / paths.REPORT).read_text()
 
 
 def _count_table_images(project: Path, run_id: str) -> int:
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     return len(mlflow.MlflowClient().list_artifacts(run_id, "table_images/analyze/galleries"))
-
-
-def test_evaluate_analyze_report_do_not_import_tensorflow(trained_project, tmp_path):
-    project = tmp_path / "copy"
-    shutil.copytree(trained_project, project)
-    code = ("import sys; from classlens.cli import run_stage; run_stage('evaluate'); "
-            "run_stage('analyze'); run_stage('report'); "
-            "print('TF' if 'tensorflow' in sys.modules else 'noTF')")
-    proc = run([sys.executable, "-c", code], cwd=project)
-    assert proc.stdout.strip().splitlines()[-1] == "noTF"
-
-
-def test_report_tolerates_missing_explanations(trained_project, tmp_path):
-    project = tmp_path / "copy"
-    shutil.copytree(trained_project, project)
-    shutil.rmtree(project / paths.EXPLAIN_DIR)
-    run([sys.executable, "stages/report.py"], cwd=project)
-    page = (project / paths.REPORT).read_text()
-    assert "no explanation figures" in page
 
 
 # ---------------------------------------------------------------- the HTML itself
