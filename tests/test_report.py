@@ -224,3 +224,17 @@ def test_report_renders_in_headless_chromium_without_console_errors(trained_proj
                          "--window-size=1280,2400", "--hide-scrollbars")
     assert proc.returncode == 0 and shot.read_bytes()[:4] == PNG
     assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+def test_dvc_plots_draws_the_per_class_curves(trained_project, tmp_path):
+    project = tmp_path / "copy"
+    shutil.copytree(trained_project, project)
+    run(["git", "init", "-q"], cwd=project)
+    run(["dvc", "init", "-q"], cwd=project)
+    shown = json.loads(run(["dvc", "plots", "show", "--json"], cwd=project).stdout)
+    assert not shown.get("errors"), shown.get("errors")
+    for kind in ("roc", "pr"):
+        for name in map(str, range(10)):
+            values = shown["data"][f"data/eval/{kind}/{name}.csv"][0]["content"]["data"]["values"]
+            assert len(values) >= 2, (kind, name)
+    assert shown["data"]["Confusion matrix (test)"]
