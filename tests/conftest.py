@@ -112,3 +112,17 @@ def trained_project(tmp_path_factory) -> Path:
         os.chdir(old)
         os.environ.update(leaked)
     return dest
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri():
+    """`mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI, which classlens honours: put
+    it back as it was after every test, so in-process stages of a later test (the session's
+    `trained_project`) log to their own project's store, not to the store an earlier test
+    pointed MLflow at. (monkeypatch.delenv of an unset variable records nothing to undo.)"""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before

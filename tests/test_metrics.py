@@ -79,3 +79,97 @@ def test_flat_names_are_keyed_by_class_name():
 def test_shape_mismatch_names_the_argument():
     with pytest.raises(ValueError, match="probabilities must have shape"):
         classify(np.array([0, 1]), np.ones((2, 3)) / 3, ["a", "b"], top_k=1)
+
+
+# ---------------------------------------------------------------- issue 6 additions
+
+
+def test_column_normalised_confusion_and_curves_match_scikit_learn():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 150)
+    probs = _probs_for(np.where(rng.random(150) < 0.7, y, rng.integers(0, 3, 150)), 3, rng)
+    report = classify(y, probs, ["a", "b", "c"], top_k=1)
+    pred = probs.argmax(1)
+    np.testing.assert_allclose(report.confusion_column_normalized,
+                               skm.confusion_matrix(y, pred, normalize="pred"))
+    fpr, tpr, _ = skm.roc_curve(y == 1, probs[:, 1])
+    np.testing.assert_allclose(report.curves["b"].fpr, fpr)
+    np.testing.assert_allclose(report.curves["b"].tpr, tpr)
+    precision, recall, _ = skm.precision_recall_curve(y == 2, probs[:, 2], drop_intermediate=True)
+    np.testing.assert_allclose(report.curves["c"].precision, precision)
+    np.testing.assert_allclose(report.curves["c"].recall, recall)
+
+
+def test_undefined_numbers_carry_their_reason():
+    y = np.array([0, 0, 1, 1])
+    pred = np.array([0, 0, 1, 0])  # class c absent and never predicted
+    report = classify(y, np.eye(3)[pred] * 0.9 + 0.1 / 3, ["a", "b", "c"], top_k=1)
+    out = report.to_json()
+    for key in ("precision", "recall", "f1", "roc_auc", "average_precision"):
+        assert out["per_class"]["c"][key] is None
+        assert "absent" in out["undefined"][f"per_class.c.{key}"] or "never predicted" in (
+            out["undefined"][f"per_class.c.{key}"])
+    assert "c" not in report.curves
+    assert out["roc_auc_ovr_macro"] == pytest.approx(
+        np.mean([skm.roc_auc_score(y == c, report_probs[:, c])
+                 for c, report_probs in ((0, np.eye(3)[pred] * 0.9 + 0.1 / 3),
+                                         (1, np.eye(3)[pred] * 0.9 + 0.1 / 3))]))
+
+
+def test_kappa_undefined_when_everything_is_one_class():
+    y = np.zeros(5, dtype=int)
+    report = classify(y, np.tile([0.9, 0.1], (5, 1)), ["a", "b"], top_k=1)
+    assert report.cohen_kappa is None and "chance agreement" in report.undefined["cohen_kappa"]
+    assert report.per_class["a"]["roc_auc"] is None  # no negatives
+    assert report.per_class["a"]["average_precision"] == 1.0
+    json.dumps(report.to_json(), allow_nan=False)
+
+
+def test_flat_holds_new_metrics_intervals_and_calibration():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 90)
+    probs = _probs_for(y, 3, rng)
+    report = classify(y, probs, ["cat", "dog", "hot dog!"], top_k=2, bootstrap_resamples=50,
+                      bootstrap_seed=1, val_true=y[:40], val_probabilities=probs[:40])
+    flat = report.flat()
+    for key in ("balanced_accuracy", "f1_micro", "log_loss", "cohen_kappa", "roc_auc_ovr_macro",
+                "roc_auc.cat", "average_precision.hot dog_", "accuracy_ci_low",
+                "f1_macro_ci_high", "f1_ci_low.dog", "ece", "mce", "adaptive_ece",
+                "temperature", "ece_temperature_scaled", "nll_temperature_scaled"):
+        assert key in flat, key
+    assert flat["accuracy_ci_low"] <= flat["accuracy"] <= flat["accuracy_ci_high"]
+    out = report.to_json()
+    assert set(out["bootstrap"]) == {"level", "resamples", "seed", "intervals"}
+    assert set(out["bootstrap"]["intervals"]) == {
+        "accuracy", "macro_avg.f1", "per_class.cat.f1", "per_class.dog.f1",
+        "per_class.hot dog!.f1"}
+    assert out["calibration"]["temperature"]["accuracy"] == out["accuracy"]
+    rows = report.per_class_rows()
+    assert {"class", "f1", "f1_low", "f1_high", "roc_auc"} <= set(rows[0])
+
+
+def test_invalid_labels_and_probabilities_are_named():
+    with pytest.raises(ValueError, match="y_true must be integer labels"):
+        classify(np.array([0, 3]), np.ones((2, 2)) / 2, ["a", "b"], top_k=1)
+    with pytest.raises(ValueError, match="probabilities must be finite"):
+        classify(np.array([0, 1]), np.array([[np.nan, 1], [0.5, 0.5]]), ["a", "b"], top_k=1)
+    with pytest.raises(ValueError, match="val_probabilities must have shape"):
+        classify(np.array([0, 1]), np.eye(2), ["a", "b"], top_k=1, val_true=np.array([0]),
+                 val_probabilities=np.eye(3))
+
+
+def test_curve_tables_are_thinned_for_plots_but_keep_the_ends():
+    from classlens.metrics import curve_tables
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 5000)
+    probs = np.clip(np.column_stack([1 - y * 0.3 - rng.random(5000) * 0.6,
+                                     np.zeros(5000)]), 0.01, 1)
+    probs[:, 1] = 1 - probs[:, 0]
+    report = classify(y, probs, ["a", "b"], top_k=1)
+    roc, pr = curve_tables(report.curves["b"], max_points=50)
+    assert len(roc) <= 50 and len(pr) <= 50
+    assert (roc["fpr"].iloc[0], roc["tpr"].iloc[0]) == (0.0, 0.0)
+    assert (roc["fpr"].iloc[-1], roc["tpr"].iloc[-1]) == (1.0, 1.0)
+    assert roc["threshold"].max() <= 1.0 and np.isfinite(roc["threshold"]).all()
+    assert len(pr.columns) == 3 and pr["recall"].iloc[-1] == 0.0

@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 from classlens.errors import ClassLensError
 
-STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "gate")
+STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "report", "gate")
 
 
 def run_stage(name: str, params_path: str | Path = "params.yaml") -> None:

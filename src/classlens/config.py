@@ -30,6 +30,8 @@ SALIENCY_REDUCTIONS = ("max", "mean")
 EXPLAIN_METHODS = ("gradients", "smoothgrad", "integrated_gradients", "gradcam",
                    "gradcam_plus_plus", "occlusion")
 EXPLAIN_BASELINES = ("black", "mean", "blur")
+CONFUSION_ORDERS = ("given", "recall", "clustered")
+LABEL_SUSPECT_SCORES = ("normalized_margin", "self_confidence")
 
 
 # Field types only: the values live in conf/ (the single source of truth), so every field is
@@ -103,13 +105,30 @@ class PredictConfig:
 
 @dataclass
 class EvaluateConfig:
+    """Metrics of the test predictions, their bootstrap intervals and calibration."""
+
     top_k: int = MISSING
+    bootstrap_resamples: int = MISSING
+    bootstrap_seed: int = MISSING
+    ci_level: float = MISSING
+    calibration_bins: int = MISSING
+    confusion_order: str = MISSING
+    curve_points: int = MISSING
 
 
 @dataclass
 class AnalyzeConfig:
+    """Error analysis: galleries, confidence lists, weak classes, label-issue suspects."""
+
     gallery_size: int = MISSING
     top_pairs: int = MISSING
+    pair_gallery_size: int = MISSING
+    class_gallery_size: int = MISSING
+    max_class_galleries: int = MISSING
+    low_confidence: float = MISSING
+    confident_wrong: float = MISSING
+    weak_f1: float = MISSING
+    suspect_score: str = MISSING
 
 
 @dataclass
@@ -229,6 +248,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("model", "architecture"): MODEL_ARCHITECTURES,
     ("gate", "noise"): ("fail", "warn"),
     ("train", "distribution"): ("none", "mirrored", "multi_worker", "auto"),
+    ("evaluate", "confusion_order"): CONFUSION_ORDERS,
+    ("analyze", "suspect_score"): LABEL_SUSPECT_SCORES,
 }
 # (section, field) -> (low, high), both inclusive; numbers outside fail at load time.
 _RANGES: dict[tuple[str, str], tuple[float, float]] = {
@@ -250,6 +271,16 @@ _RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("explain", "n_per_class"): (0, 10_000),
     ("analyze", "gallery_size"): (0, 10_000),
     ("analyze", "top_pairs"): (0, 1_000_000),
+    ("evaluate", "bootstrap_resamples"): (0, 1_000_000),
+    ("evaluate", "ci_level"): (0.5, 0.999),
+    ("evaluate", "calibration_bins"): (1, 1_000),
+    ("evaluate", "curve_points"): (2, 1_000_000),
+    ("analyze", "pair_gallery_size"): (0, 10_000),
+    ("analyze", "class_gallery_size"): (0, 10_000),
+    ("analyze", "max_class_galleries"): (0, 100_000),
+    ("analyze", "low_confidence"): (0.0, 1.0),
+    ("analyze", "confident_wrong"): (0.0, 1.0),
+    ("analyze", "weak_f1"): (0.0, 1.0),
 }
 
 

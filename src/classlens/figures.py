@@ -4,7 +4,7 @@ Each function returns a Figure; `classlens.atomic.save_figure` writes and closes
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import matplotlib
 
@@ -32,40 +32,166 @@ def training_curves(history) -> plt.Figure:
 
 
 def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str], *, normalized: bool,
-                      title: str) -> plt.Figure:
-    """A confusion-matrix heatmap with class names (scikit-learn's ConfusionMatrixDisplay)."""
+                      title: str, order: Optional[Sequence[int]] = None) -> plt.Figure:
+    """A confusion-matrix heatmap with class names (scikit-learn's ConfusionMatrixDisplay).
+
+    Past `MAX_ANNOTATED_CLASSES` the cells carry colour only and the tick labels shrink, so
+    100 classes stay readable; `order` permutes rows and columns alike (see `class_order`).
+    """
     from sklearn.metrics import ConfusionMatrixDisplay
 
     n = len(class_names)
-    size = max(5.0, min(0.45 * n + 2, 30.0))
+    order = np.arange(n) if order is None else np.asarray(order)
+    shown = np.asarray(matrix)[np.ix_(order, order)]
+    labels = [class_names[i] for i in order]
+    size = max(5.0, min(0.45 * n + 2, 24.0))
     fig, ax = plt.subplots(figsize=(size, size))
-    display = ConfusionMatrixDisplay(matrix, display_labels=list(class_names))
+    display = ConfusionMatrixDisplay(shown, display_labels=labels)
     display.plot(ax=ax, include_values=n <= MAX_ANNOTATED_CLASSES, cmap="Blues",
                  values_format=".2f" if normalized else "d", colorbar=True,
-                 xticks_rotation="vertical" if n > 10 else "horizontal")
+                 xticks_rotation="vertical" if n > 10 else "horizontal",
+                 im_kw={"vmin": 0.0, "vmax": 1.0} if normalized else None)
+    if n > 40:
+        ax.tick_params(labelsize=max(4, int(400 / n)))
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def class_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], scores: dict[str, float], *,
+                 kind: str, highlight: int = 10) -> plt.Figure:
+    """One-vs-rest ROC (`kind="roc"`: x = FPR, y = TPR) or precision-recall (`kind="pr"`:
+    x = recall, y = precision) curves, one line per class. With many classes the `highlight`
+    lowest-scoring classes are coloured and labelled, the rest drawn thin and grey.
+
+    Args:
+        curves: class name -> (x, y) points.
+        scores: class name -> the area (ROC AUC or average precision) shown in the legend.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    ranked = sorted(curves, key=lambda name: scores.get(name, 0.0))
+    coloured = set(ranked[:highlight])
+    cmap = plt.get_cmap("tab10" if len(coloured) <= 10 else "tab20")
+    for i, name in enumerate(ranked):
+        x, y = curves[name]
+        if name in coloured:
+            ax.plot(x, y, lw=1.6, color=cmap(i % cmap.N),
+                    label=f"{name} ({scores.get(name, float('nan')):.3f})",
+                    drawstyle="steps-post" if kind == "pr" else "default")
+        else:
+            ax.plot(x, y, lw=0.6, color="0.75",
+                    drawstyle="steps-post" if kind == "pr" else "default")
+    if kind == "roc":
+        ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.5")
+        ax.set(xlabel="false positive rate", ylabel="true positive rate",
+               title="ROC, one-vs-rest (AUC)")
+    else:
+        ax.set(xlabel="recall", ylabel="precision",
+               title="Precision-recall, one-vs-rest (average precision)")
+    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
+    ax.grid(alpha=0.3)
+    if coloured:
+        extra = f"; {len(curves) - len(coloured)} more in grey" if len(curves) > len(coloured) else ""
+        ax.legend(fontsize=7, loc="lower right" if kind == "roc" else "lower left",
+                  title=f"lowest {len(coloured)}{extra}", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(before, after, *, temperature: float) -> plt.Figure:
+    """Accuracy vs confidence per bin (bars; the diagonal is perfect calibration) before and
+    after temperature scaling, with the confidence histogram under each.
+
+    Args:
+        before, after: `calibration.ReliabilityBins` (equal-width) of the test predictions.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6.5), sharex=True,
+                             gridspec_kw={"height_ratios": [3, 1]})
+    for col, (bins, label) in enumerate(((before, "as predicted"),
+                                         (after, f"temperature T = {temperature:.2f}"))):
+        top, bottom = axes[0, col], axes[1, col]
+        left = bins.edges[:-1]
+        width = np.diff(bins.edges)
+        filled = bins.counts > 0
+        top.bar(left[filled], bins.accuracy[filled], width=width[filled], align="edge",
+                color="tab:blue", edgecolor="white", label="accuracy")
+        top.bar(left[filled], (bins.mean_confidence - bins.accuracy)[filled],
+                bottom=bins.accuracy[filled], width=width[filled], align="edge", fill=False,
+                hatch="///", edgecolor="tab:red", lw=0.8, label="gap to mean confidence")
+        top.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1)
+        top.set(ylim=(0, 1), ylabel="accuracy",
+                title=f"{label}: ECE {bins.expected_error():.3f}, MCE {bins.max_error():.3f}")
+        top.legend(loc="upper left", fontsize=8)
+        top.grid(alpha=0.3)
+        bottom.bar(left, bins.counts, width=width, align="edge", color="0.55", edgecolor="white")
+        bottom.set(xlim=(0, 1), xlabel="top-1 confidence", ylabel="images")
+        bottom.set_yscale("symlog")
+    fig.tight_layout()
+    return fig
+
+
+def per_class_f1(names: Sequence[str], f1: Sequence[Optional[float]],
+                 low: Sequence[Optional[float]], high: Sequence[Optional[float]], *,
+                 floor: Optional[float] = None) -> plt.Figure:
+    """Per-class F1 as horizontal bars, worst first, with bootstrap intervals as error bars and
+    the weak-class floor as a line (undefined F1 left out)."""
+    rows = sorted((v, n, lo, hi) for n, v, lo, hi in zip(names, f1, low, high) if v is not None)
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(6.4, max(2.5, min(0.22 * n + 1.2, 24.0))))
+    y = np.arange(n)
+    values = np.array([r[0] for r in rows], dtype=float)
+    ax.barh(y, values, color="tab:blue", alpha=0.8)
+    if all(r[2] is not None and r[3] is not None for r in rows) and n:
+        err = np.array([[v - r[2], r[3] - v] for v, r in zip(values, rows)]).T
+        ax.errorbar(values, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="black", lw=0.8,
+                    capsize=2)
+    if floor is not None:
+        ax.axvline(floor, color="tab:red", ls="--", lw=1, label=f"weak-class floor {floor:g}")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(y, [r[1] for r in rows], fontsize=8 if n <= 40 else max(4, int(320 / n)))
+    ax.set(xlim=(0, 1.02), xlabel="F1 (bars: bootstrap interval)", title="F1 per class")
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
 def image_grid(images: np.ndarray, titles: Sequence[str], *, columns: int = 5,
                suptitle: str = "") -> plt.Figure:
-    """Images (N, H, W, C) uint8 in a grid, each with its title (e.g. true/predicted/confidence)."""
-    n = max(len(images), 1)
-    columns = min(columns, n)
-    rows = math.ceil(n / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.5 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, title in zip(axes.flat, images, titles):
-        ax.imshow(_displayable(image), cmap="gray" if image.shape[-1] == 1 else None,
-                  vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(title, fontsize=8)
-    if not len(images):
-        axes.flat[0].text(0.5, 0.5, "nothing to show", ha="center", va="center")
+    """Images (N, H, W, C) uint8 in a grid, each with its title (e.g. true/predicted/confidence).
+
+    Drawn as one mosaic in a single axes (captions as text under each tile): a figure per image
+    grid costs milliseconds instead of one matplotlib axes per image, which matters for the
+    dozens of galleries of a 100-class dataset.
+    """
+    n = len(images)
+    columns = max(1, min(columns, n))
+    rows = max(1, math.ceil(n / columns))
+    cell_w, cell_h = 2.2, 2.5  # inches per tile, caption included
+    fig = plt.figure(figsize=(cell_w * columns, cell_h * rows + (0.5 if suptitle else 0.1)))
+    top = 1 - (0.5 / fig.get_figheight() if suptitle else 0.02)
+    ax = fig.add_axes((0.0, 0.0, 1.0, top))
+    ax.set_axis_off()
+    if not n:
+        ax.text(0.5, 0.5, "nothing to show", ha="center", va="center", transform=ax.transAxes)
+    else:
+        h, w = images.shape[1:3]
+        pad_x, pad_y = max(1, w // 8), max(2, int(h * 0.45))  # room for two caption lines
+        rgb = images.shape[-1] != 1
+        mosaic = np.full((rows * (h + pad_y), columns * (w + pad_x)) + ((3,) if rgb else ()),
+                         255, dtype=np.uint8)
+        for i, image in enumerate(images):
+            r, c = divmod(i, columns)
+            y0, x0 = r * (h + pad_y), c * (w + pad_x)
+            mosaic[y0:y0 + h, x0:x0 + w] = image if rgb else image[..., 0]
+        ax.imshow(mosaic, cmap=None if rgb else "gray", vmin=0, vmax=255,
+                  interpolation="nearest", aspect="auto")
+        for i, title in enumerate(titles[:n]):
+            r, c = divmod(i, columns)
+            ax.text(c * (w + pad_x) + w / 2, r * (h + pad_y) + h + pad_y * 0.08, title,
+                    ha="center", va="top", fontsize=8)
     if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
+        fig.suptitle(suptitle, y=1 - 0.15 / fig.get_figheight(), va="top")
     return fig
 
 

@@ -1,19 +1,44 @@
 """Classification metrics: arrays in, numbers out (scikit-learn underneath). Computed once here;
-`metrics.json`, MLflow, figures and (later) the CI gate all read this one result.
+`metrics.json`, MLflow, figures, the report and the CI gate all read this one result.
 
-Zero-division policy: a class that is never predicted has an undefined precision (and F1 when
-recall is also 0 of 0). Per class it is reported as None ("null" in metrics.json, skipped in
-MLflow); in the macro and weighted averages it counts as 0, scikit-learn's convention, so a model
-that never predicts a class is penalised rather than flattered.
+Undefined numbers are None ("null" in metrics.json, skipped in MLflow, never NaN), each with its
+reason in `ClassificationReport.undefined` under the metric's dotted metrics.json path:
+- precision of a class never predicted; recall of a class absent from the test split; F1 only
+  when both (2tp + fp + fn = 0); ROC AUC / average precision of a class absent from the test
+  split (ROC AUC also when every image belongs to it); Cohen's kappa when chance agreement is 1.
+- In the macro and weighted precision/recall/F1 an undefined class counts as 0 (scikit-learn's
+  `zero_division=0`), so a model that never predicts a class is penalised, not flattered.
+- `roc_auc_ovr_macro` averages the classes whose AUC is defined (scikit-learn's
+  `roc_auc_score(multi_class="ovr")` refuses a test split that lacks a class; with every class
+  present the two agree). `balanced_accuracy` averages the recall of the classes present.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
+
+from classlens.bootstrap import BootstrapIntervals, bootstrap_intervals
+from classlens.calibration import CalibrationReport, calibrate
+
+PER_CLASS_METRICS = ("precision", "recall", "f1", "support", "roc_auc", "average_precision")
+NEVER_PREDICTED = "class never predicted on the test split"
+ABSENT = "class absent from the test split"
+
+
+@dataclass(frozen=True)
+class ClassCurves:
+    """One-vs-rest ROC and precision-recall curves of one class (scikit-learn's points)."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    roc_thresholds: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    pr_thresholds: np.ndarray  # one shorter than precision/recall (scikit-learn's convention)
 
 
 @dataclass
@@ -21,38 +46,99 @@ class ClassificationReport:
     class_names: list[str]
     n_samples: int
     accuracy: float
+    balanced_accuracy: float
     top_k: int
     top_k_accuracy: float
     macro: dict[str, float]  # precision, recall, f1
     weighted: dict[str, float]
-    per_class: dict[str, dict[str, Optional[float]]]  # name -> precision, recall, f1, support
+    micro: dict[str, float]
+    log_loss: float
+    cohen_kappa: Optional[float]
+    roc_auc_ovr_macro: Optional[float]
+    per_class: dict[str, dict[str, Optional[float]]]  # name -> PER_CLASS_METRICS
     confusion: np.ndarray  # counts, rows = true class, columns = predicted class
-    confusion_normalized: np.ndarray  # rows sum to 1 (0 for a class absent from y_true)
+    confusion_normalized: np.ndarray  # rows sum to 1 (recall view; 0 row for an absent class)
+    confusion_column_normalized: np.ndarray  # columns sum to 1 (precision view)
+    curves: dict[str, ClassCurves]  # classes whose curves are defined
+    undefined: dict[str, str] = field(default_factory=dict)  # dotted path -> why it is null
+    bootstrap: Optional[BootstrapIntervals] = None
+    calibration: Optional[CalibrationReport] = None
 
     def to_json(self) -> dict:
         """The nested dict written to metrics.json (per-class numbers under `per_class`)."""
-        return {
+        out = {
             "n_samples": self.n_samples,
             "accuracy": self.accuracy,
+            "balanced_accuracy": self.balanced_accuracy,
             f"top_{self.top_k}_accuracy": self.top_k_accuracy,
             "macro_avg": self.macro,
             "weighted_avg": self.weighted,
+            "micro_avg": self.micro,
+            "log_loss": self.log_loss,
+            "cohen_kappa": self.cohen_kappa,
+            "roc_auc_ovr_macro": self.roc_auc_ovr_macro,
             "per_class": self.per_class,
+            "undefined": dict(sorted(self.undefined.items())),
         }
+        if self.bootstrap is not None:
+            out["bootstrap"] = self.bootstrap.to_json()
+        if self.calibration is not None:
+            out["calibration"] = self.calibration.to_json()
+        return out
 
     def flat(self) -> dict[str, Optional[float]]:
-        """The same numbers as flat MLflow metric names: `accuracy`, `f1_macro`, `f1.<class>`..."""
+        """The same numbers as flat MLflow metric names: `accuracy`, `f1_macro`, `f1.<class>`,
+        `ece`, `temperature`, `accuracy_ci_low`... (None for undefined; the logger skips it)."""
         flat: dict[str, Optional[float]] = {
             "accuracy": self.accuracy,
+            "balanced_accuracy": self.balanced_accuracy,
             f"top_{self.top_k}_accuracy": self.top_k_accuracy,
+            "log_loss": self.log_loss,
+            "cohen_kappa": self.cohen_kappa,
+            "roc_auc_ovr_macro": self.roc_auc_ovr_macro,
         }
-        for avg_name, values in (("macro", self.macro), ("weighted", self.weighted)):
+        for avg_name, values in (("macro", self.macro), ("weighted", self.weighted),
+                                 ("micro", self.micro)):
             for metric, value in values.items():
                 flat[f"{metric}_{avg_name}"] = value
         for name, values in self.per_class.items():
             for metric, value in values.items():
                 flat[f"{metric}.{metric_key(name)}"] = value
+        if self.bootstrap is not None:
+            for path, (low, high) in self.bootstrap.intervals.items():
+                flat.update(_interval_names(path, low, high))
+        if self.calibration is not None:
+            cal = self.calibration.to_json()
+            scaled = cal["temperature"]
+            flat.update({"ece": cal["ece"], "mce": cal["mce"], "adaptive_ece": cal["adaptive_ece"],
+                         "nll": cal["nll"], "temperature": scaled["value"],
+                         "ece_temperature_scaled": scaled["ece"],
+                         "mce_temperature_scaled": scaled["mce"],
+                         "adaptive_ece_temperature_scaled": scaled["adaptive_ece"],
+                         "nll_temperature_scaled": scaled["nll"]})
         return flat
+
+    def per_class_rows(self) -> list[dict]:
+        """One record per class: its metrics plus its F1 interval (the per-class table)."""
+        rows = []
+        for name, values in self.per_class.items():
+            row = {"class": name, **values}
+            if self.bootstrap is not None and self.bootstrap.intervals:
+                low, high = self.bootstrap.intervals.get(f"per_class.{name}.f1", (None, None))
+                row.update({"f1_low": low, "f1_high": high})
+            rows.append(row)
+        return rows
+
+
+def _interval_names(path: str, low, high) -> dict[str, Optional[float]]:
+    """`accuracy` -> accuracy_ci_low/high; `macro_avg.f1` -> f1_macro_ci_*;
+    `per_class.<name>.f1` -> f1_ci_low.<name> (MLflow names, like `f1.<name>`)."""
+    if path.startswith("per_class."):
+        name, metric = path[len("per_class."):].rsplit(".", 1)
+        return {f"{metric}_ci_low.{metric_key(name)}": low,
+                f"{metric}_ci_high.{metric_key(name)}": high}
+    base = {"macro_avg.f1": "f1_macro"}.get(path, path.replace(".", "_"))
+    return {f"{base}_ci_low": low, f"{base}_ci_high": high}
 
 
 def metric_key(class_name: str) -> str:
@@ -63,33 +149,49 @@ def metric_key(class_name: str) -> str:
 
 
 def classify(
-    y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str], *, top_k: int
+    y_true: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: list[str],
+    *,
+    top_k: int,
+    bootstrap_resamples: int = 0,
+    bootstrap_seed: int = 0,
+    bootstrap_level: float = 0.95,
+    val_true: Optional[np.ndarray] = None,
+    val_probabilities: Optional[np.ndarray] = None,
+    calibration_bins: int = 15,
 ) -> ClassificationReport:
     """Every evaluate-stage number for one set of predictions.
 
     Args:
-        y_true: (N,) integer labels in [0, C).
-        probabilities: (N, C) predicted class probabilities; the prediction is their argmax.
+        y_true: (N,) integer labels in [0, C), N >= 1.
+        probabilities: (N, C) predicted class probabilities (rows renormalised in float64);
+            the prediction is their argmax.
         class_names: C names, index = label.
         top_k: k of top-k accuracy (k >= C gives 1.0).
+        bootstrap_resamples, bootstrap_seed, bootstrap_level: percentile bootstrap intervals
+            (0 resamples: none); see `classlens.bootstrap`.
+        val_true, val_probabilities: validation predictions; when given, calibration (ECE, MCE,
+            adaptive ECE, NLL) before and after a validation-fitted temperature is added.
+        calibration_bins: bins of every ECE and of the reliability diagram.
+
+    >>> r = classify(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]]), ["a", "b"], top_k=1)
+    >>> r.accuracy, r.per_class["b"]["f1"]
+    (1.0, 1.0)
     """
+    y_true, probabilities = _check_inputs(y_true, probabilities, class_names, "")
+    n_classes = len(class_names)
+    labels = np.arange(n_classes)
+    y_pred = probabilities.argmax(axis=1)
+    undefined: dict[str, str] = {}
+
     from sklearn.metrics import (
         accuracy_score,
         confusion_matrix,
+        log_loss,
         precision_recall_fscore_support,
         top_k_accuracy_score,
     )
-
-    y_true = np.asarray(y_true)
-    probabilities = np.asarray(probabilities)
-    n_classes = len(class_names)
-    if probabilities.ndim != 2 or probabilities.shape != (len(y_true), n_classes):
-        raise ValueError(
-            f"probabilities must have shape (n_samples, n_classes) = ({len(y_true)}, {n_classes}); "
-            f"received {probabilities.shape}"
-        )
-    labels = np.arange(n_classes)
-    y_pred = probabilities.argmax(axis=1)
 
     if top_k >= n_classes:
         top_k_acc = 1.0
@@ -105,32 +207,166 @@ def classify(
             avg: dict(zip(("precision", "recall", "f1"),
                           (float(v) for v in precision_recall_fscore_support(
                               y_true, y_pred, labels=labels, average=avg, zero_division=0.0)[:3])))
-            for avg in ("macro", "weighted")
+            for avg in ("macro", "weighted", "micro")
         }
-    per_class = {
-        name: {"precision": _none_if_nan(p[c]), "recall": _none_if_nan(r[c]),
-               "f1": _none_if_nan(f[c]), "support": int(s[c])}
-        for c, name in enumerate(class_names)
-    }
     counts = confusion_matrix(y_true, y_pred, labels=labels)
-    return ClassificationReport(
+    auc, ap, curves = _one_vs_rest(y_true, probabilities, class_names)
+    per_class: dict[str, dict[str, Optional[float]]] = {}
+    for c, name in enumerate(class_names):
+        values = {"precision": _none_if_nan(p[c]), "recall": _none_if_nan(r[c]),
+                  "f1": _none_if_nan(f[c]), "support": int(s[c]),
+                  "roc_auc": auc[c][0], "average_precision": ap[c][0]}
+        reasons = {"precision": NEVER_PREDICTED, "recall": ABSENT,
+                   "f1": f"{ABSENT} and never predicted",
+                   "roc_auc": auc[c][1], "average_precision": ap[c][1]}
+        for metric, value in values.items():
+            if value is None:
+                undefined[f"per_class.{name}.{metric}"] = reasons[metric]
+        per_class[name] = values
+
+    defined_auc = [v for v, _ in auc if v is not None]
+    roc_auc_macro = float(np.mean(defined_auc)) if defined_auc else None
+    if roc_auc_macro is None:
+        undefined["roc_auc_ovr_macro"] = "no class has a defined one-vs-rest ROC AUC"
+    kappa = _cohen_kappa(y_true, y_pred, counts)
+    if kappa is None:
+        undefined["cohen_kappa"] = ("true and predicted labels are one and the same class, so "
+                                    "chance agreement is 1")
+
+    report = ClassificationReport(
         class_names=list(class_names),
         n_samples=int(len(y_true)),
         accuracy=float(accuracy_score(y_true, y_pred)),
+        balanced_accuracy=_balanced_accuracy(r),
         top_k=int(top_k),
         top_k_accuracy=top_k_acc,
         macro=averages["macro"],
         weighted=averages["weighted"],
+        micro=averages["micro"],
+        log_loss=float(log_loss(y_true, probabilities, labels=labels)),
+        cohen_kappa=kappa,
+        roc_auc_ovr_macro=roc_auc_macro,
         per_class=per_class,
         confusion=counts,
-        confusion_normalized=_row_normalize(counts),
+        confusion_normalized=_normalize(counts, axis=1),
+        confusion_column_normalized=_normalize(counts, axis=0),
+        curves=curves,
+        undefined=undefined,
     )
+    if bootstrap_resamples:
+        report.bootstrap = bootstrap_intervals(y_true, y_pred, list(class_names),
+                                               resamples=bootstrap_resamples,
+                                               seed=bootstrap_seed, level=bootstrap_level)
+        report.undefined.update({f"bootstrap.intervals.{k}": v
+                                 for k, v in report.bootstrap.undefined.items()})
+    if val_true is not None and val_probabilities is not None:
+        val_true, val_probabilities = _check_inputs(val_true, val_probabilities, class_names,
+                                                    "val_")
+        report.calibration = calibrate(y_true, probabilities, val_true=val_true,
+                                       val_probabilities=val_probabilities,
+                                       n_bins=calibration_bins)
+    return report
+
+
+def _check_inputs(y_true, probabilities, class_names, prefix: str):
+    y_true = np.asarray(y_true)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    n_classes = len(class_names)
+    if probabilities.ndim != 2 or probabilities.shape != (len(y_true), n_classes):
+        raise ValueError(
+            f"{prefix}probabilities must have shape (n_samples, n_classes) = ({len(y_true)}, "
+            f"{n_classes}); received {probabilities.shape}"
+        )
+    if len(y_true) == 0:
+        raise ValueError(f"{prefix}y_true must hold at least one sample; received 0")
+    if n_classes < 2:
+        raise ValueError(f"class_names must name at least 2 classes; received {n_classes}")
+    if not np.issubdtype(y_true.dtype, np.integer) or y_true.min() < 0 or y_true.max() >= n_classes:
+        raise ValueError(f"{prefix}y_true must be integer labels in [0, {n_classes}); received "
+                         f"{y_true.dtype} in [{y_true.min()}, {y_true.max()}]")
+    totals = probabilities.sum(axis=1, keepdims=True)
+    if not np.isfinite(probabilities).all() or (probabilities < 0).any() or (totals <= 0).any():
+        raise ValueError(f"{prefix}probabilities must be finite, non-negative, and each row "
+                         "must have a positive sum")
+    return y_true.astype(np.int64), probabilities / totals
+
+
+def _one_vs_rest(y_true, probabilities, class_names):
+    """Per class: (ROC AUC, reason if None), (average precision, reason), and the curves."""
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
+
+    auc, ap, curves = [], [], {}
+    n = len(y_true)
+    for c, name in enumerate(class_names):
+        positive = y_true == c
+        score = probabilities[:, c]
+        n_pos = int(positive.sum())
+        if n_pos == 0:
+            auc.append((None, ABSENT))
+            ap.append((None, ABSENT))
+            continue
+        ap.append((float(average_precision_score(positive, score)), None))
+        precision, recall, pr_thresholds = precision_recall_curve(positive, score,
+                                                                  drop_intermediate=True)
+        if n_pos == n:
+            auc.append((None, "every test image belongs to this class (no negatives)"))
+            fpr = tpr = roc_thresholds = np.array([])
+        else:
+            auc.append((float(roc_auc_score(positive, score)), None))
+            fpr, tpr, roc_thresholds = roc_curve(positive, score, drop_intermediate=True)
+        curves[name] = ClassCurves(fpr, tpr, roc_thresholds, precision, recall, pr_thresholds)
+    return auc, ap, curves
+
+
+def _balanced_accuracy(recall: np.ndarray) -> float:
+    """Mean recall over the classes present (scikit-learn's balanced_accuracy_score, without
+    its warning about predicted classes absent from y_true)."""
+    present = recall[~np.isnan(recall)]
+    return float(present.mean())
+
+
+def _cohen_kappa(y_true, y_pred, counts: np.ndarray) -> Optional[float]:
+    """scikit-learn's cohen_kappa_score; None where chance agreement is 1 (0/0)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    n = counts.sum()
+    chance = float((counts.sum(axis=0) * counts.sum(axis=1)).sum()) / float(n * n)
+    if np.isclose(chance, 1.0):
+        return None
+    return float(cohen_kappa_score(y_true, y_pred, labels=np.arange(len(counts))))
 
 
 def _none_if_nan(value: float) -> Optional[float]:
     return None if np.isnan(value) else float(value)
 
 
-def _row_normalize(counts: np.ndarray) -> np.ndarray:
-    totals = counts.sum(axis=1, keepdims=True)
+def _normalize(counts: np.ndarray, *, axis: int) -> np.ndarray:
+    totals = counts.sum(axis=axis, keepdims=True)
     return np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
+
+
+def curve_tables(curves: ClassCurves, *, max_points: int):
+    """(ROC, PR) DataFrames for plot data, each at most `max_points` rows (evenly thinned along
+    the curve, ends kept) so 100 classes x 10,000 thresholds stay plottable. The AUC numbers are
+    computed from the full curves, never from these."""
+    import pandas as pd
+
+    def thin(n: int) -> np.ndarray:
+        if n <= max_points:
+            return np.arange(n)
+        return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+
+    roc_idx = thin(len(curves.fpr))
+    roc = pd.DataFrame({"fpr": curves.fpr[roc_idx], "tpr": curves.tpr[roc_idx],
+                        "threshold": np.minimum(curves.roc_thresholds[roc_idx], 1.0)})
+    # precision/recall end at (1, 0) with no threshold: pad with 1.0 (the highest score)
+    pr_thresholds = np.append(curves.pr_thresholds, 1.0)
+    pr_idx = thin(len(curves.recall))
+    pr = pd.DataFrame({"recall": curves.recall[pr_idx], "precision": curves.precision[pr_idx],
+                       "threshold": pr_thresholds[pr_idx]})
+    return roc, pr

@@ -33,6 +33,8 @@ AUGMENT_PREVIEW = MODEL_DIR / "augmentation_preview.png"
 PREDICTIONS_DIR = Path("data/predictions")
 PREDICTIONS = PREDICTIONS_DIR / "predictions.csv"
 PROBABILITIES = PREDICTIONS_DIR / "probabilities.npy"
+VAL_PROBABILITIES = PREDICTIONS_DIR / "val_probabilities.npy"  # fit the calibration temperature
+VAL_LABELS = PREDICTIONS_DIR / "val_labels.npy"
 
 METRICS = Path("metrics.json")
 EVAL_DIR = Path("data/eval")
@@ -41,12 +43,28 @@ CONFUSION_RECORDS = EVAL_DIR / "confusion.csv"
 CONFUSION_MATRIX = EVAL_DIR / "confusion_matrix.json"
 CONFUSION_COUNTS_PNG = EVAL_DIR / "confusion_counts.png"
 CONFUSION_NORMALIZED_PNG = EVAL_DIR / "confusion_normalized.png"
+CONFUSION_COLUMN_NORMALIZED_PNG = EVAL_DIR / "confusion_column_normalized.png"
+CALIBRATION_BINS = EVAL_DIR / "calibration.json"
+RELIABILITY_PNG = EVAL_DIR / "reliability.png"
+ROC_DIR = EVAL_DIR / "roc"  # one CSV per class (fpr, tpr, threshold): `dvc plots` data
+PR_DIR = EVAL_DIR / "pr"  # one CSV per class (recall, precision, threshold)
+ROC_PNG = EVAL_DIR / "roc.png"
+PR_PNG = EVAL_DIR / "pr.png"
+PER_CLASS_F1_PNG = EVAL_DIR / "per_class_f1.png"
 
 ANALYSIS_DIR = Path("data/analysis")
 CORRECT = ANALYSIS_DIR / "correct.csv"
 MISCLASSIFIED = ANALYSIS_DIR / "misclassified.csv"
 CONFUSED_PAIRS = ANALYSIS_DIR / "confused_pairs.csv"
-GALLERY_PNG = ANALYSIS_DIR / "misclassified_gallery.png"
+GALLERY_PNG = ANALYSIS_DIR / "misclassified_gallery.png"  # the most confident errors
+CONFUSED_PAIRS_SYMMETRIC = ANALYSIS_DIR / "confused_pairs_symmetric.csv"
+LOW_CONFIDENCE = ANALYSIS_DIR / "low_confidence.csv"
+CONFIDENTLY_WRONG = ANALYSIS_DIR / "confidently_wrong.csv"
+WEAK_CLASSES = ANALYSIS_DIR / "weak_classes.csv"
+LABEL_SUSPECTS = ANALYSIS_DIR / "label_suspects.csv"
+GALLERY_INDEX = ANALYSIS_DIR / "galleries.csv"  # gallery, rank, id, path, labels, confidence
+GALLERIES_DIR = ANALYSIS_DIR / "galleries"  # one PNG per other gallery
+ANALYSIS_SUMMARY = ANALYSIS_DIR / "summary.json"
 
 EXPLAIN_DIR = Path("data/explain")
 EXPLAIN_INDEX = EXPLAIN_DIR / "index.csv"
@@ -72,3 +90,6 @@ def explain_activations_png(layer: str, root: Path = EXPLAIN_DIR) -> Path:
 GATE_DIR = Path("data/gate")
 GATE_MD = GATE_DIR / "gate.md"
 GATE_JSON = GATE_DIR / "gate.json"
+
+REPORT_DIR = Path("data/report")
+REPORT = REPORT_DIR / "report.html"

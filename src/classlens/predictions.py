@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 COLUMNS = ["id", "path", "position", "true", "true_label", "pred", "pred_label", "confidence",
-           "correct"]
+           "correct", "margin", "entropy", "loss"]
+# Per-sample loss clips p(true) at float64 eps, as scikit-learn's log_loss: the mean of the
+# `loss` column is the evaluate stage's `log_loss`.
+_EPS = np.finfo(np.float64).eps
 
 
 def prediction_table(
@@ -20,10 +23,18 @@ def prediction_table(
     """A DataFrame with `COLUMNS` then `top{i}_label`, `top{i}_prob` for i = 1..min(k, C).
 
     `position` is the row in the test split's arrays; `id`/`path` trace it back to its source.
+    `margin` is top-1 minus top-2 probability (small: the model hesitated between two classes),
+    `entropy` the Shannon entropy of the row in nats (0: certain, log C: uniform), `loss` the
+    per-sample cross-entropy -log p(true class).
     """
     import pandas as pd
+    from scipy.stats import entropy
 
     probabilities = np.asarray(probabilities, dtype=np.float64)
+    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
+    y_true = np.asarray(y_true, dtype=np.int64)
+    rows = np.arange(len(y_true))
+    second = np.sort(probabilities, axis=1)[:, -2] if probabilities.shape[1] > 1 else 0.0
     names = np.asarray(class_names, dtype=object)
     k = min(top_k, len(class_names))
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
@@ -38,6 +49,9 @@ def prediction_table(
         "pred_label": names[pred],
         "confidence": probabilities[np.arange(len(pred)), pred],
         "correct": pred == np.asarray(y_true),
+        "margin": probabilities[rows, pred] - second,
+        "entropy": entropy(probabilities, axis=1),
+        "loss": -np.log(np.clip(probabilities[rows, y_true], _EPS, 1.0)),
     })
     for i in range(k):
         table[f"top{i + 1}_label"] = names[order[:, i]]
@@ -60,3 +74,18 @@ def read_predictions(path):
         raise InputError(f"{path}: missing column(s) {missing}; re-run `dvc repro predict`")
     table["correct"] = table["correct"].astype(str).str.lower() == "true"
     return table
+
+
+def read_array(path, *, shape: tuple):
+    """A predict-stage array (`.npy`), checked against `shape` (None: any size on that axis)."""
+    from classlens.errors import InputError
+
+    if not path.exists():
+        raise InputError(f"{path}: not found; re-run the predict stage (`dvc repro predict`)")
+    array = np.load(path)
+    if array.ndim != len(shape) or any(want is not None and have != want
+                                       for have, want in zip(array.shape, shape)):
+        expected = tuple("N" if s is None else s for s in shape)
+        raise InputError(f"{path}: expected shape {expected}, found {array.shape}; re-run "
+                         "`dvc repro predict`")
+    return array

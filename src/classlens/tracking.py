@@ -331,19 +331,25 @@ def log_metrics(metrics: dict[str, float], *, step: Optional[int] = None) -> Non
 
 
 def replace_artifacts(files: list[Path], artifact_dir: str) -> None:
-    """Log `files` under `artifact_dir`, first deleting what an earlier run of the stage left
-    there (so a re-run replaces, never mixes, its artifacts)."""
+    """Log `files` (and folders, kept whole) under `artifact_dir`, first deleting what an earlier
+    run of the stage left there, including the images of its MLflow tables (`log_table` keeps
+    them under `table_images/<artifact_dir>/`), so a re-run replaces, never mixes, its
+    artifacts. Log the stage's tables after this call."""
     import mlflow
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
     run = mlflow.active_run()
     repo = get_artifact_repository(run.info.artifact_uri)
-    try:
-        repo.delete_artifacts(artifact_dir)
-    except (NotImplementedError, OSError):  # stores that cannot delete: overwrite in place
-        pass
+    for folder in (artifact_dir, f"table_images/{artifact_dir}"):
+        try:
+            repo.delete_artifacts(folder)
+        except (NotImplementedError, OSError):  # stores that cannot delete: overwrite in place
+            pass
     for path in files:
-        mlflow.log_artifact(str(path), artifact_path=artifact_dir)
+        if Path(path).is_dir():
+            mlflow.log_artifacts(str(path), artifact_path=f"{artifact_dir}/{Path(path).name}")
+        else:
+            mlflow.log_artifact(str(path), artifact_path=artifact_dir)
 
 
 def log_files(files: list[Path], artifact_dir: str) -> None:
@@ -355,9 +361,22 @@ def log_files(files: list[Path], artifact_dir: str) -> None:
 
 
 def log_table(frame, artifact_file: str) -> None:
-    """A pandas DataFrame as an MLflow table (shown in the UI's artifact and evaluation views)."""
+    """A pandas DataFrame as an MLflow table (shown in the UI's artifact and evaluation views).
+    MLflow appends to an existing table file, so log after `replace_artifacts` cleared it."""
     import mlflow
 
+    mlflow.log_table(data=frame, artifact_file=artifact_file)
+
+
+def log_image_table(frame, artifact_file: str, *, image_column: str = "image") -> None:
+    """A table whose `image_column` holds uint8 images (H, W, C): MLflow stores each as a PNG
+    (under `table_images/`) and the UI shows them inline in the table (`mlflow.Image` cells)."""
+    import mlflow
+    import numpy as np
+
+    frame = frame.copy()
+    frame[image_column] = [mlflow.Image(np.asarray(img)[..., 0] if np.asarray(img).shape[-1] == 1
+                                        else np.asarray(img)) for img in frame[image_column]]
     mlflow.log_table(data=frame, artifact_file=artifact_file)
 
 

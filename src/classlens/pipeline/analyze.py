@@ -1,39 +1,157 @@
-"""Stage `analyze`: correct and misclassified lists, confused pairs, the misclassification gallery."""
+"""Stage `analyze`: where the model fails, from the prediction table and probabilities alone:
+correct/misclassified lists, confused pairs, hesitant and confidently wrong predictions, weak
+classes with a diagnosis, label-issue suspects, and the galleries (PNG grids + an MLflow table
+with images). Per-class F1 and the confusion counts come from the evaluate stage's one result."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
+
 from classlens import paths, tracking
-from classlens.analysis import confused_pairs, split_by_correctness
-from classlens.atomic import atomic_dir, save_figure, write_csv
+from classlens.analysis import (
+    build_galleries,
+    caption,
+    confidently_wrong,
+    confused_pairs,
+    label_suspects,
+    low_confidence,
+    split_by_correctness,
+    symmetric_pairs,
+    weak_classes,
+)
+from classlens.atomic import atomic_dir, save_figure, write_csv, write_json
 from classlens.config import Config
 from classlens.data.prepared import load_classes, load_split
-from classlens.predictions import read_predictions
+from classlens.errors import InputError
+from classlens.predictions import read_array, read_predictions
+
+# prediction-table columns kept in the lists (ids and source paths first)
+LIST_COLUMNS = ["id", "path", "position", "true_label", "pred_label", "confidence", "margin",
+                "entropy", "loss", "correct"]
+
+
+def _evaluate_results(classes: list[str]) -> tuple[dict, np.ndarray]:
+    """Per-class metrics (metrics.json) and confusion counts (confusion_matrix.json)."""
+    for path in (paths.METRICS, paths.CONFUSION_MATRIX):
+        if not path.exists():
+            raise InputError(f"{path}: not found; run the evaluate stage first "
+                             "(`dvc repro evaluate`)")
+    per_class = json.loads(paths.METRICS.read_text(encoding="utf-8")).get("per_class", {})
+    counts = np.asarray(json.loads(paths.CONFUSION_MATRIX.read_text(encoding="utf-8"))["counts"])
+    if set(per_class) != set(classes):
+        raise InputError(f"{paths.METRICS}: its classes differ from {paths.CLASSES}; re-run "
+                         "`dvc repro evaluate`")
+    return {name: per_class[name] for name in classes}, counts
 
 
 def run(cfg: Config) -> None:
     from classlens import figures
 
+    an = cfg.analyze
     classes = load_classes()
     table = read_predictions(paths.PREDICTIONS)
+    probabilities = read_array(paths.PROBABILITIES, shape=(len(table), len(classes)))
+    per_class, counts = _evaluate_results(classes)
     test = load_split("test")
+    y_true, y_pred = table["true"].to_numpy(), table["pred"].to_numpy()
+
     correct, wrong = split_by_correctness(table)
-    pairs = confused_pairs(table["true"].to_numpy(), table["pred"].to_numpy(), classes)
-    shown = wrong.head(cfg.analyze.gallery_size)
-    titles = [f"true {t} / pred {p}\n{c:.2f}" for t, p, c in
-              zip(shown["true_label"], shown["pred_label"], shown["confidence"])]
-    gallery = figures.image_grid(test.images[shown["position"].to_numpy()], titles,
-                                 suptitle=f"Most confident errors ({len(shown)} of {len(wrong)})")
+    pairs = confused_pairs(y_true, y_pred, classes)
+    sym_pairs = symmetric_pairs(y_true, y_pred, classes)
+    hesitant = low_confidence(table, threshold=an.low_confidence)
+    sure_wrong = confidently_wrong(table, threshold=an.confident_wrong)
+    weak = weak_classes(per_class, counts, f1_floor=an.weak_f1)
+    suspects = _suspect_rows(table, probabilities, classes, score=an.suspect_score)
+    f1_order = sorted(classes, key=lambda n: (per_class[n]["f1"] is None,
+                                              per_class[n]["f1"] or 0.0))
+    galleries = build_galleries(table, pairs, suspects, size=an.gallery_size,
+                                top_pairs=an.top_pairs, pair_size=an.pair_gallery_size,
+                                class_order=f1_order[:an.max_class_galleries],
+                                class_size=an.class_gallery_size)
+    index = _gallery_index(galleries)
+    summary = {
+        "n_test": int(len(table)), "n_correct": int(len(correct)),
+        "n_misclassified": int(len(wrong)),
+        "n_low_confidence": int(len(hesitant)), "low_confidence_threshold": an.low_confidence,
+        "n_confidently_wrong": int(len(sure_wrong)),
+        "confidently_wrong_threshold": an.confident_wrong,
+        "weak_f1_floor": an.weak_f1, "weak_classes": weak["class"].tolist(),
+        "n_label_suspects": int(len(suspects)), "suspect_score": an.suspect_score,
+        "galleries": [{"key": g.key, "title": g.title, "kind": g.kind, "images": int(len(g.rows)),
+                       "file": str(_gallery_png(g.key))} for g in galleries],
+    }
+
     with atomic_dir(paths.ANALYSIS_DIR) as out:
-        write_csv(out / paths.CORRECT.name, correct)
-        write_csv(out / paths.MISCLASSIFIED.name, wrong)
+        write_csv(out / paths.CORRECT.name, correct[LIST_COLUMNS])
+        write_csv(out / paths.MISCLASSIFIED.name, wrong[LIST_COLUMNS])
         write_csv(out / paths.CONFUSED_PAIRS.name, pairs)
-        save_figure(out / paths.GALLERY_PNG.name, gallery)
+        write_csv(out / paths.CONFUSED_PAIRS_SYMMETRIC.name, sym_pairs)
+        write_csv(out / paths.LOW_CONFIDENCE.name, hesitant[LIST_COLUMNS])
+        write_csv(out / paths.CONFIDENTLY_WRONG.name, sure_wrong[LIST_COLUMNS])
+        write_csv(out / paths.WEAK_CLASSES.name, weak)
+        write_csv(out / paths.LABEL_SUSPECTS.name, suspects)
+        write_csv(out / paths.GALLERY_INDEX.name, index)
+        write_json(out / paths.ANALYSIS_SUMMARY.name, summary)
+        (out / paths.GALLERIES_DIR.name).mkdir()
+        for gallery in galleries:
+            shown = gallery.rows
+            save_figure(out / _gallery_png(gallery.key).relative_to(paths.ANALYSIS_DIR),
+                        figures.image_grid(test.images[shown["position"].to_numpy()],
+                                           [caption(r, gallery.kind) for _, r in shown.iterrows()],
+                                           suptitle=gallery.title))
 
     with tracking.stage_run(paths.RUN_REF, cfg):
-        tracking.log_metrics({"n_misclassified": len(wrong), "n_correct": len(correct)})
-        tracking.log_table(pairs.head(cfg.analyze.top_pairs), "analyze/top_confused_pairs.json")
-        tracking.replace_artifacts([paths.CORRECT, paths.MISCLASSIFIED, paths.CONFUSED_PAIRS,
-                                    paths.GALLERY_PNG], "analyze")
+        tracking.log_metrics({"n_misclassified": len(wrong), "n_correct": len(correct),
+                              "n_low_confidence": len(hesitant),
+                              "n_confidently_wrong": len(sure_wrong),
+                              "n_weak_classes": len(weak), "n_label_suspects": len(suspects)})
+        tracking.replace_artifacts(
+            [paths.CORRECT, paths.MISCLASSIFIED, paths.CONFUSED_PAIRS,
+             paths.CONFUSED_PAIRS_SYMMETRIC, paths.LOW_CONFIDENCE, paths.CONFIDENTLY_WRONG,
+             paths.WEAK_CLASSES, paths.LABEL_SUSPECTS, paths.GALLERY_INDEX,
+             paths.ANALYSIS_SUMMARY, paths.GALLERY_PNG, paths.GALLERIES_DIR], "analyze")
+        tracking.log_table(pairs.head(an.top_pairs), "analyze/top_confused_pairs.json")
+        tracking.log_table(sym_pairs.head(an.top_pairs), "analyze/top_confused_pairs_symmetric.json")
+        tracking.log_table(weak, "analyze/weak_classes.json")
+        tracking.log_image_table(index.assign(image=list(test.images[index["position"].to_numpy()])),
+                                 "analyze/galleries.json")
     top = ", ".join(f"{r.true_label}->{r.pred_label} ({r.count})"
                     for r in pairs.head(3).itertuples()) or "none"
-    print(f"analyze: {len(wrong)} misclassified of {len(table)}; most confused: {top}")
+    print(f"analyze: {len(wrong)} misclassified of {len(table)}; most confused: {top}; "
+          f"{len(weak)} weak classes; {len(suspects)} label suspects")
+
+
+def _suspect_rows(table, probabilities, classes, *, score: str):
+    """Label suspects joined to the prediction table (ids, paths, given/suggested names)."""
+    found = label_suspects(probabilities, table["true"].to_numpy(), method=score)
+    rows = table.iloc[found["position"].to_numpy()].reset_index(drop=True)
+    names = np.asarray(classes, dtype=object)
+    return rows[["id", "path", "position", "true_label", "pred_label", "confidence"]].assign(
+        suggested_label=names[found["suggested"].to_numpy()] if len(found) else [],
+        self_confidence=found["self_confidence"].to_numpy(),
+        class_threshold=found["threshold"].to_numpy(),
+        score=found["score"].to_numpy(),
+        rank=np.arange(1, len(found) + 1),
+    )
+
+
+def _gallery_png(key: str):
+    return paths.GALLERY_PNG if key == "most_confident_errors" else (
+        paths.GALLERIES_DIR / f"{key}.png")
+
+
+def _gallery_index(galleries):
+    """One row per gallery image: gallery, rank, id, path, true, predicted, confidence."""
+    import pandas as pd
+
+    frames = []
+    for g in galleries:
+        rows = g.rows[["id", "path", "position", "true_label", "pred_label", "confidence"]]
+        frames.append(rows.assign(gallery=g.key, rank=np.arange(1, len(rows) + 1)))
+    columns = ["gallery", "rank", "id", "path", "position", "true_label", "pred_label",
+               "confidence"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]

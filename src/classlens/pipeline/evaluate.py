@@ -1,52 +1,106 @@
-"""Stage `evaluate`: metrics.json, per-class table, confusion matrix data and heatmaps."""
+"""Stage `evaluate`: every metric of the test predictions computed once (`metrics.classify`), then
+written (metrics.json, tables, plot data), drawn (heatmaps, curves, reliability diagram) and
+logged to MLflow from that one result."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from classlens import paths, tracking
 from classlens.atomic import atomic_dir, save_figure, write_csv, write_json
+from classlens.class_order import class_order
 from classlens.config import Config
 from classlens.data.prepared import load_classes
-from classlens.errors import InputError
-from classlens.metrics import classify
-from classlens.predictions import read_predictions
+from classlens.filenames import file_stems
+from classlens.metrics import ClassificationReport, classify, curve_tables
+from classlens.predictions import read_array, read_predictions
 
 
 def run(cfg: Config) -> None:
     import pandas as pd
 
-    from classlens import figures
-
     classes = load_classes()
     table = read_predictions(paths.PREDICTIONS)
-    if not paths.PROBABILITIES.exists():
-        raise InputError(f"{paths.PROBABILITIES}: not found; re-run `dvc repro predict`")
-    probabilities = np.load(paths.PROBABILITIES)
-    report = classify(table["true"].to_numpy(), probabilities, classes, top_k=cfg.evaluate.top_k)
-
-    per_class = pd.DataFrame([{"class": name, **values}
-                              for name, values in report.per_class.items()])
+    probabilities = read_array(paths.PROBABILITIES, shape=(len(table), len(classes)))
+    val_probabilities = read_array(paths.VAL_PROBABILITIES, shape=(None, len(classes)))
+    val_labels = read_array(paths.VAL_LABELS, shape=(len(val_probabilities),))
+    ev = cfg.evaluate
+    report = classify(table["true"].to_numpy(), probabilities, classes, top_k=ev.top_k,
+                      bootstrap_resamples=ev.bootstrap_resamples,
+                      bootstrap_seed=ev.bootstrap_seed, bootstrap_level=ev.ci_level,
+                      val_true=val_labels, val_probabilities=val_probabilities,
+                      calibration_bins=ev.calibration_bins)
+    per_class = pd.DataFrame(report.per_class_rows())
     records = pd.DataFrame({"actual": table["true_label"], "predicted": table["pred_label"]})
+    order = class_order(report.confusion_normalized, ev.confusion_order)
+
     with atomic_dir(paths.EVAL_DIR) as out:
         write_csv(out / paths.PER_CLASS.name, per_class)
         write_csv(out / paths.CONFUSION_RECORDS.name, records)
         write_json(out / paths.CONFUSION_MATRIX.name,
                    {"classes": classes, "counts": report.confusion.tolist(),
-                    "row_normalized": report.confusion_normalized.round(6).tolist()})
-        save_figure(out / paths.CONFUSION_COUNTS_PNG.name,
-                    figures.confusion_heatmap(report.confusion, classes, normalized=False,
-                                              title="Confusion matrix (counts)"))
-        save_figure(out / paths.CONFUSION_NORMALIZED_PNG.name,
-                    figures.confusion_heatmap(report.confusion_normalized, classes,
-                                              normalized=True,
-                                              title="Confusion matrix (row-normalised: recall)"))
+                    "row_normalized": report.confusion_normalized.round(6).tolist(),
+                    "column_normalized": report.confusion_column_normalized.round(6).tolist(),
+                    "order": {"method": ev.confusion_order, "classes": [classes[i] for i in order]}})
+        write_json(out / paths.CALIBRATION_BINS.name, report.calibration.bins_json())
+        _write_curves(out, report, max_points=ev.curve_points)
+        _draw(out, report, order, ev.confusion_order)
     write_json(paths.METRICS, report.to_json())
 
     with tracking.stage_run(paths.RUN_REF, cfg):
         tracking.log_metrics(report.flat())
-        tracking.log_table(per_class, "evaluate/per_class.json")
         tracking.replace_artifacts(
-            [paths.METRICS, paths.PER_CLASS, paths.CONFUSION_MATRIX, paths.CONFUSION_COUNTS_PNG,
-             paths.CONFUSION_NORMALIZED_PNG], "evaluate")
-    print(f"evaluate: accuracy {report.accuracy:.4f}, macro F1 {report.macro['f1']:.4f}")
+            [paths.METRICS, paths.PER_CLASS, paths.CONFUSION_MATRIX, paths.CALIBRATION_BINS,
+             paths.CONFUSION_COUNTS_PNG, paths.CONFUSION_NORMALIZED_PNG,
+             paths.CONFUSION_COLUMN_NORMALIZED_PNG, paths.RELIABILITY_PNG, paths.ROC_PNG,
+             paths.PR_PNG, paths.PER_CLASS_F1_PNG, paths.ROC_DIR, paths.PR_DIR], "evaluate")
+        tracking.log_table(per_class, "evaluate/per_class.json")
+    cal = report.calibration
+    print(f"evaluate: accuracy {report.accuracy:.4f}, macro F1 {report.macro['f1']:.4f}, "
+          f"ECE {cal.before.expected_error():.4f} -> {cal.after.expected_error():.4f} at "
+          f"T={cal.temperature:.3f}")
+
+
+def _write_curves(out: Path, report: ClassificationReport, *, max_points: int) -> None:
+    """ROC and PR plot data, one CSV per class (`dvc plots` draws a folder as one plot per file);
+    classes whose curve is undefined (absent from the test split) get no file."""
+    stems = file_stems(report.class_names)
+    for folder in (paths.ROC_DIR, paths.PR_DIR):
+        (out / folder.name).mkdir()
+    for name, curves in report.curves.items():
+        roc, pr = curve_tables(curves, max_points=max_points)
+        if len(roc):
+            write_csv(out / paths.ROC_DIR.name / f"{stems[name]}.csv", roc)
+        write_csv(out / paths.PR_DIR.name / f"{stems[name]}.csv", pr)
+
+
+def _draw(out: Path, report: ClassificationReport, order: np.ndarray, order_name: str) -> None:
+    from classlens import figures
+
+    classes = report.class_names
+    suffix = "" if order_name == "given" else f", {order_name} order"
+    for path, matrix, normalized, title in (
+        (paths.CONFUSION_COUNTS_PNG, report.confusion, False, "Confusion matrix (counts)"),
+        (paths.CONFUSION_NORMALIZED_PNG, report.confusion_normalized, True,
+         "Confusion matrix (row-normalised: recall)"),
+        (paths.CONFUSION_COLUMN_NORMALIZED_PNG, report.confusion_column_normalized, True,
+         "Confusion matrix (column-normalised: precision)"),
+    ):
+        save_figure(out / path.name, figures.confusion_heatmap(
+            matrix, classes, normalized=normalized, title=title + suffix, order=order))
+    cal = report.calibration
+    save_figure(out / paths.RELIABILITY_PNG.name,
+                figures.reliability_diagram(cal.before, cal.after, temperature=cal.temperature))
+    auc = {n: v["roc_auc"] for n, v in report.per_class.items() if v["roc_auc"] is not None}
+    ap = {n: v["average_precision"] for n, v in report.per_class.items()
+          if v["average_precision"] is not None}
+    save_figure(out / paths.ROC_PNG.name, figures.class_curves(
+        {n: (c.fpr, c.tpr) for n, c in report.curves.items() if n in auc}, auc, kind="roc"))
+    save_figure(out / paths.PR_PNG.name, figures.class_curves(
+        {n: (c.recall, c.precision) for n, c in report.curves.items()}, ap, kind="pr"))
+    rows = report.per_class_rows()
+    save_figure(out / paths.PER_CLASS_F1_PNG.name, figures.per_class_f1(
+        [r["class"] for r in rows], [r["f1"] for r in rows], [r.get("f1_low") for r in rows],
+        [r.get("f1_high") for r in rows]))

@@ -1,6 +1,10 @@
-"""Stage `predict`: the trained model on every test image -> prediction table + probabilities."""
+"""Stage `predict`: the trained model on every test image -> prediction table + probabilities;
+and on every validation image -> probabilities (evaluate fits the calibration temperature on
+them, never on the test split)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from classlens import paths, tracking
 from classlens.atomic import atomic_dir, save_npy, write_csv
@@ -19,6 +23,7 @@ def run(cfg: Config) -> None:
         raise InputError(f"{paths.MODEL}: not found; run the train stage first (`dvc repro train`)")
     classes = load_classes()
     test = load_split("test")
+    val = load_split("val")
     manifest = load_manifest()
     rows = manifest[manifest["split"] == "test"].sort_values("position")
     model = keras.models.load_model(paths.MODEL)
@@ -28,13 +33,18 @@ def run(cfg: Config) -> None:
             f"{paths.MODEL}: outputs {probabilities.shape[1]} classes but {paths.CLASSES} lists "
             f"{len(classes)}; retrain (`dvc repro train`)"
         )
+    val_probabilities = predict_probabilities(model, val.images,
+                                              batch_size=cfg.predict.batch_size)
     table = prediction_table(ids=rows["id"].tolist(), source_paths=rows["path"].tolist(),
                              y_true=test.labels, probabilities=probabilities,
                              class_names=classes, top_k=cfg.predict.top_k)
     with atomic_dir(paths.PREDICTIONS_DIR) as out:
         write_csv(out / paths.PREDICTIONS.name, table)
         save_npy(out / paths.PROBABILITIES.name, probabilities)
+        save_npy(out / paths.VAL_PROBABILITIES.name, val_probabilities)
+        save_npy(out / paths.VAL_LABELS.name, np.asarray(val.labels, dtype=np.int64))
 
     with tracking.stage_run(paths.RUN_REF, cfg):
         tracking.replace_artifacts([paths.PREDICTIONS], "predict")
-    print(f"predict: {len(table)} test images, {int(table['correct'].sum())} correct")
+    print(f"predict: {len(table)} test images, {int(table['correct'].sum())} correct; "
+          f"{len(val_probabilities)} validation images")

@@ -1,0 +1,40 @@
+"""Figures draw computed results and stay readable at 100 classes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from classlens import figures
+from classlens.calibration import reliability_bins
+from classlens.class_order import class_order
+
+
+def test_heatmap_at_100_classes_has_no_cell_text_and_follows_the_order():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 5, (100, 100)) + np.eye(100, dtype=int) * 50
+    names = [f"class_{i}" for i in range(100)]
+    normalized = counts / counts.sum(1, keepdims=True)
+    order = class_order(normalized, "clustered")
+    fig = figures.confusion_heatmap(normalized, names, normalized=True, title="t", order=order)
+    ax = fig.axes[0]
+    assert not [t for t in ax.texts if t.get_text()]  # colour only past MAX_ANNOTATED_CLASSES
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [names[i] for i in order]
+    assert ax.get_yticklabels()[0].get_fontsize() <= 5
+    small = figures.confusion_heatmap(np.eye(3, dtype=int), ["a", "b", "c"], normalized=False, title="t")
+    assert [t.get_text() for t in small.axes[0].texts if t.get_text()][:1] == ["1"]
+
+
+def test_curves_reliability_and_grid_figures_draw():
+    curves = {f"c{i}": (np.array([0, 0.5, 1]), np.array([0, 0.8, 1])) for i in range(30)}
+    fig = figures.class_curves(curves, {k: 0.5 + i / 100 for i, k in enumerate(curves)},
+                               kind="roc", highlight=10)
+    assert len(fig.axes[0].get_legend().get_texts()) == 10  # only the lowest 10 are labelled
+    bins = reliability_bins(np.array([0.9, 0.6, 0.3]), np.array([True, False, True]))
+    fig = figures.reliability_diagram(bins, bins, temperature=1.5)
+    assert "T = 1.50" in fig.axes[1].get_title()
+    grid = figures.image_grid(np.zeros((7, 8, 8, 1), np.uint8), [f"t{i}" for i in range(7)],
+                              columns=3, suptitle="s")
+    assert [t.get_text() for t in grid.axes[0].texts] == [f"t{i}" for i in range(7)]
+    empty = figures.image_grid(np.zeros((0, 8, 8, 1), np.uint8), [])
+    assert empty.axes[0].texts[0].get_text() == "nothing to show"
