@@ -15,18 +15,41 @@ def run(cfg: Config) -> None:
 
     from classlens import figures
     from classlens.models import build_model
-    from classlens.training import fit, seed_everything
+    from classlens.models.precision import apply_policy
+    from classlens.models.transfer import fine_tune_plan
+    from classlens.training import fit, score_provided, seed_everything
 
     seed_everything(cfg.seed, deterministic=cfg.train.deterministic)
-    model = build_model(cfg.model, input_shape=tuple(train.images.shape[1:]),
-                        num_classes=len(classes), seed=cfg.seed)
+    policy = apply_policy(cfg.train.mixed_precision)  # before any layer is built
+    provided = cfg.model.architecture == "file"
+    if provided:  # bring your own model: checked against the data and wrapped, not trained
+        from classlens.models.provided import load_provided, provenance_tags
+
+        model, output_kind = load_provided(
+            cfg.model.path, input_shape=tuple(train.images.shape[1:]), num_classes=len(classes),
+            input_scaling=cfg.model.input_scaling, output=cfg.model.output,
+            sample=train.images[:32])
+    else:
+        model = build_model(cfg.model, input_shape=tuple(train.images.shape[1:]),
+                            num_classes=len(classes), seed=cfg.seed)
+        # resolved now, so a bad layer name fails before phase 1 rather than after it
+        fine_tune = fine_tune_plan(model, cfg.model)
 
     with tracking.training_run(cfg, data_fingerprint=fingerprint) as ref:
         tracking.log_dataset(train.images, train.labels, name=f"{cfg.data.source}-train",
                              digest=fingerprint["digest"][:36], source=str(paths.PREPARED_DIR),
                              context="train")
-        result = fit(model, (train.images, train.labels), (val.images, val.labels), cfg.train,
-                     seed=cfg.seed, extra_callbacks=[tracking.epoch_metrics_callback()])
+        if provided:
+            result = score_provided(model, (train.images, train.labels),
+                                    (val.images, val.labels), batch_size=cfg.train.batch_size,
+                                    seed=cfg.seed)
+            tracking.log_metrics(result.history.iloc[0].drop(["epoch", "phase"]).to_dict(),
+                                 step=0)
+            tracking.set_tags(provenance_tags(cfg.model.path, output_kind))
+        else:
+            result = fit(model, (train.images, train.labels), (val.images, val.labels),
+                         cfg.train, seed=cfg.seed, fine_tune=fine_tune,
+                         extra_callbacks=[tracking.epoch_metrics_callback()])
 
         with atomic_dir(paths.MODEL_DIR) as out:
             model.save(out / paths.MODEL.name)
@@ -34,14 +57,17 @@ def run(cfg: Config) -> None:
             save_figure(out / paths.TRAINING_CURVES.name, figures.training_curves(result.history))
             ref.write(out / paths.RUN_REF.name)
 
-        best = result.history.iloc[result.best_epoch - 1]
+        best = result.history.iloc[max(result.best_epoch - 1, 0)]
         tracking.log_metrics({"best_epoch": result.best_epoch,
-                              "epochs_run": len(result.history),
+                              "epochs_run": int((result.history["phase"] > 0).sum()),
                               "best_val_loss": best["val_loss"],
                               "best_val_accuracy": best["val_accuracy"],
                               "trainable_params": model.count_params()})
         tracking.set_tags({"stopped_early": result.stopped_early,
-                           "model_architecture": cfg.model.architecture})
+                           "model_architecture": cfg.model.architecture,
+                           "dtype_policy": policy,
+                           **{f"phase{n}_start_epoch": e for n, e in result.phase_starts.items()
+                              if n > 0}})
         tracking.replace_artifacts([paths.HISTORY, paths.TRAINING_CURVES, paths.FINGERPRINT,
                                     paths.CLASSES], "train")
         tracking.log_keras_model(model, val.images[:4])
