@@ -151,8 +151,10 @@ def _detect_output(model: keras.Model, outputs: np.ndarray) -> str:
     last = model.layers[-1] if model.layers else None
     if last is not None and _softmax_layer(last):
         return "softmax"
-    activation = getattr(last, "activation", None)
-    if activation is keras.activations.linear:
+    # a weighted layer (Dense, Conv) without activation: its outputs are logits; an identity
+    # layer (Activation("linear") after a softmax, say) says nothing, so the numbers decide
+    if last is not None and last.weights and getattr(last, "activation", None) is \
+            keras.activations.linear:
         return "logits"
     probabilities = (outputs >= 0).all() and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3)
     return "softmax" if probabilities else "logits"
@@ -162,7 +164,7 @@ def _renamed(model: keras.Model) -> keras.Model:
     """The file's network as a nested functional model named `backbone` (as-is if it is not a
     graph network, e.g. a subclassed model)."""
     try:
-        return keras.Model(model.inputs, model.outputs, name=BACKBONE_LAYER)
+        return keras.Model(model.inputs[0], model.outputs[0], name=BACKBONE_LAYER)
     except (AttributeError, ValueError, TypeError):
         return model
 
@@ -177,7 +179,7 @@ def _cut_before_softmax(model: keras.Model, path: str):
             "without the final softmax and set model.output=logits"
         )
     try:
-        inner = keras.Model(model.inputs, last.input, name=BACKBONE_LAYER)
+        inner = keras.Model(model.inputs[0], last.input, name=BACKBONE_LAYER)
     except (AttributeError, ValueError, TypeError) as err:
         raise InputError(
             f"{path}: cannot take the input of its last softmax layer ({err}); save the model "
