@@ -57,6 +57,7 @@ def test_fit_improves_and_keeps_best_val_weights():
     result = fit(model, (x[:1200], y[:1200]), (x[1200:1500], y[1200:1500]), train_cfg, seed=0)
     history = result.history
     assert list(history["epoch"]) == [1, 2, 3, 4]
+    assert list(history["phase"]) == [1, 1, 1, 1] and result.phase_starts == {1: 1}  # one phase
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
     assert {"val_loss", "val_accuracy", "learning_rate"} <= set(history.columns)
     model.compile(loss="sparse_categorical_crossentropy")

@@ -23,7 +23,23 @@ from classlens.errors import ConfigError
 DATA_SOURCES = ("digits", "folder", "csv", "idx", "mnist", "fashion_mnist", "cifar10", "cifar100")
 DATA_RESIZE_MODES = ("stretch", "crop", "pad")
 DATA_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
-MODEL_ARCHITECTURES = ("cnn",)
+# keras.applications backbones (classlens.models.backbones holds their specs; a test keeps the two
+# in sync) -- kept here as names so that loading params never imports Keras.
+BACKBONES = ("mobilenet", "mobilenet_v2", "efficientnet_b0", "resnet50", "vgg16", "inception_v3")
+MODEL_ARCHITECTURES = ("cnn", *BACKBONES, "file")
+_BACKBONE_KEYS = ("architecture", "weights", "input_size", "head_dropout", "augment", "fine_tune")
+# The keys each architecture requires (and the only ones it accepts) under `model`.
+MODEL_KEYS: dict[str, tuple[str, ...]] = {
+    "cnn": ("architecture", "filters", "convs_per_block", "kernel_size", "block_dropout",
+            "head_dropout", "augment"),
+    **{name: _BACKBONE_KEYS for name in BACKBONES},
+    "mobilenet": (*_BACKBONE_KEYS, "alpha"),
+    "mobilenet_v2": (*_BACKBONE_KEYS, "alpha"),
+    "file": ("architecture", "path", "input_scaling", "output"),
+}
+# file models: what range of pixel values the model was trained on (prepared images are 0..255)
+INPUT_SCALINGS = ("raw", "unit", "symmetric")  # 0..255, 0..1, -1..1
+MODEL_OUTPUTS = ("auto", "softmax", "logits")
 SALIENCY_REDUCTIONS = ("max", "mean")
 # Attribution methods (kept in step with the registry in classlens.explain; a test checks) and
 # the reference images they may start from (classlens.explain.baselines).
@@ -71,17 +87,44 @@ class AugmentConfig:
 
 
 @dataclass
+class FineTuneConfig:
+    """Phase 2 of a transfer model: unfreeze the top of the backbone and train on, slower."""
+
+    epochs: int = MISSING  # 0: feature extraction only (no phase 2)
+    learning_rate: float = MISSING
+    # how much of the backbone to unfreeze: N (the top N layers), a layer name (that layer and
+    # every layer above it), or "all". Batch-norm layers stay frozen in every case.
+    unfreeze: Any = MISSING
+
+
+@dataclass
 class ModelConfig:
-    """Scratch CNN: blocks of (conv-BN-ReLU) x convs_per_block, pool, dropout; GAP, dropout,
-    a dense `logits` layer and a softmax."""
+    """One flat section for every architecture; each architecture uses (and requires) only its
+    own keys, listed in `MODEL_KEYS`, so `conf/model/cnn.yaml` never mentions backbone keys.
+
+    cnn: blocks of (conv-BN-ReLU) x convs_per_block, pool, dropout; GAP, dropout, `logits`,
+    softmax. Backbones (`BACKBONES`): a keras.applications network without its top, frozen, then
+    GAP, dropout, `logits`, softmax; optionally fine-tuned. file: a trained classifier file.
+    """
 
     architecture: str = MISSING
-    filters: list[int] = MISSING
-    convs_per_block: int = MISSING
-    kernel_size: int = MISSING
-    block_dropout: float = MISSING
-    head_dropout: float = MISSING
-    augment: AugmentConfig = MISSING
+    # cnn
+    filters: Optional[list[int]] = None
+    convs_per_block: Optional[int] = None
+    kernel_size: Optional[int] = None
+    block_dropout: Optional[float] = None
+    # cnn and backbones
+    head_dropout: Optional[float] = None
+    augment: Optional[AugmentConfig] = None
+    # backbones
+    weights: Optional[str] = None  # "imagenet", null (random init) or a weights file path
+    alpha: Optional[float] = None  # width multiplier (mobilenet, mobilenet_v2)
+    input_size: Optional[int] = None  # square side fed to the backbone; null: its minimum
+    fine_tune: Optional[FineTuneConfig] = None
+    # file (bring your own trained model)
+    path: Optional[str] = None
+    input_scaling: Optional[str] = None  # what the file model expects: INPUT_SCALINGS
+    output: Optional[str] = None  # what it outputs: MODEL_OUTPUTS
 
 
 @dataclass
@@ -95,6 +138,7 @@ class TrainConfig:
     min_learning_rate: float = MISSING
     deterministic: bool = MISSING
     distribution: str = MISSING
+    mixed_precision: bool = MISSING  # mixed_float16 when a GPU is present (ignored on CPU)
 
 
 @dataclass
@@ -329,11 +373,11 @@ def validate(raw: dict[str, Any], *, source: str = "params.yaml") -> Config:
         key = getattr(err, "full_key", None) or "?"
         reason = str(err).splitlines()[0]
         raise ConfigError(f"{source}: key '{key}': {reason}") from None
-    _check_values(cfg, source)
+    _check_values(cfg, source, raw_keys=list(raw["model"]))
     return cfg
 
 
-def _check_values(cfg: Config, source: str) -> None:
+def _check_values(cfg: Config, source: str, *, raw_keys: list[str]) -> None:
     for (section, name), accepted in _CHOICES.items():
         value = getattr(getattr(cfg, section), name)
         if value not in accepted:
@@ -352,11 +396,7 @@ def _check_values(cfg: Config, source: str) -> None:
             f"{source}: keys 'data.val_fraction' + 'data.test_fraction' must be < 1; received "
             f"{cfg.data.val_fraction} + {cfg.data.test_fraction}"
         )
-    if not cfg.model.filters or any(f < 1 for f in cfg.model.filters):
-        raise ConfigError(
-            f"{source}: key 'model.filters' must be a non-empty list of positive integers; "
-            f"received {cfg.model.filters!r}"
-        )
+    _check_model(cfg.model, raw_keys, source)
     _check_explain(cfg.explain, source)
 
 
@@ -406,6 +446,76 @@ def _check_explain(explain: ExplainConfig, source: str) -> None:
         raise ConfigError(f"{source}: key 'explain.occlusion.stride' must be <= "
                           f"explain.occlusion.patch ({explain.occlusion.patch}) so every pixel "
                           f"is covered; received {explain.occlusion.stride}")
+
+
+# Keys that may be null: weights (random init) and input_size (the backbone's minimum).
+_NULLABLE_MODEL_KEYS = ("weights", "input_size")
+
+
+def _check_model(model: ModelConfig, raw_keys: list[str], source: str) -> None:
+    """The keys of `model.architecture` are all present, no other key is, and values make sense."""
+    arch = model.architecture
+    accepted = MODEL_KEYS[arch]
+    for key in accepted:
+        if key not in raw_keys:
+            raise ConfigError(
+                f"{source}: key 'model.{key}' is missing; model.architecture {arch!r} needs "
+                f"{list(accepted)} (see conf/model/)"
+            )
+        if key not in _NULLABLE_MODEL_KEYS and getattr(model, key) is None:
+            raise ConfigError(f"{source}: key 'model.{key}' must not be null for {arch!r}")
+    for key in raw_keys:
+        if key not in accepted:
+            raise ConfigError(
+                f"{source}: key 'model.{key}' is not used by model.architecture {arch!r}; it "
+                f"takes {list(accepted)}"
+            )
+
+    def bad(key: str, expected: str, value: Any) -> ConfigError:
+        return ConfigError(f"{source}: key 'model.{key}' must be {expected}; received {value!r}")
+
+    if arch == "cnn":
+        if not model.filters or any(f < 1 for f in model.filters):
+            raise bad("filters", "a non-empty list of positive integers", model.filters)
+        for key in ("convs_per_block", "kernel_size"):
+            if getattr(model, key) < 1:
+                raise bad(key, "a positive integer", getattr(model, key))
+        if not 0 <= model.block_dropout < 1:
+            raise bad("block_dropout", "in [0, 1)", model.block_dropout)
+    if arch in BACKBONES or arch == "cnn":
+        if not 0 <= model.head_dropout < 1:
+            raise bad("head_dropout", "in [0, 1)", model.head_dropout)
+    if arch in BACKBONES:
+        if model.weights is not None and not model.weights.strip():
+            raise bad("weights", "imagenet, null or a weights file path", model.weights)
+        if model.input_size is not None and model.input_size < 1:
+            raise bad("input_size", "null or a positive integer", model.input_size)
+        if model.alpha is not None and model.alpha <= 0:
+            raise bad("alpha", "a positive number", model.alpha)
+        _check_fine_tune(model.fine_tune, bad)
+    if arch == "file":
+        if not model.path.strip():
+            raise bad("path", "the path of a .keras or .h5 classifier", model.path)
+        if model.input_scaling not in INPUT_SCALINGS:
+            raise bad("input_scaling", f"one of {list(INPUT_SCALINGS)}", model.input_scaling)
+        if model.output not in MODEL_OUTPUTS:
+            raise bad("output", f"one of {list(MODEL_OUTPUTS)}", model.output)
+
+
+def _check_fine_tune(fine_tune: FineTuneConfig, bad) -> None:
+    if not 0 <= fine_tune.epochs <= 100_000:
+        raise bad("fine_tune.epochs", "in [0, 100000] (0: no fine-tuning)", fine_tune.epochs)
+    if not fine_tune.learning_rate > 0:
+        raise bad("fine_tune.learning_rate", "a positive number", fine_tune.learning_rate)
+    unfreeze = fine_tune.unfreeze
+    if fine_tune.epochs == 0 and unfreeze is None:
+        return
+    is_count = isinstance(unfreeze, int) and not isinstance(unfreeze, bool) and unfreeze >= 1
+    is_name = isinstance(unfreeze, str) and bool(unfreeze.strip())
+    if not (is_count or is_name):
+        raise bad("fine_tune.unfreeze",
+                  "a number of top backbone layers (>= 1), a backbone layer name, or 'all'",
+                  unfreeze)
 
 
 def load_params(path: str | Path = "params.yaml") -> Config:

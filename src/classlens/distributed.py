@@ -184,7 +184,7 @@ def fit_distributed(
             logs = {"accuracy": accuracy, "loss": loss, "val_accuracy": val_accuracy,
                     "val_loss": val_loss}
             callbacks.on_epoch_end(epoch, logs)  # may add learning_rate, set stop_training
-            rows.append({"epoch": epoch + 1, **logs})
+            rows.append({"epoch": epoch + 1, "phase": 1, **logs})
             print(f"Epoch {epoch + 1}/{cfg.epochs} - loss {loss:.4f} - accuracy {accuracy:.4f} "
                   f"- val_loss {val_loss:.4f} - val_accuracy {val_accuracy:.4f}", flush=True)
             if model.stop_training:
@@ -205,7 +205,7 @@ def fit_distributed(
     plain = build_model()
     plain.set_weights(model.get_weights())
     return plain, FitResult(history=history, best_epoch=best_epoch,
-                            stopped_early=early.stopped_epoch > 0)
+                            stopped_early=early.stopped_epoch > 0, phase_starts={1: 1})
 
 
 def weights_digest(model) -> str:

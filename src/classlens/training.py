@@ -4,9 +4,10 @@ learning-rate reduction on plateau and early stopping with the best weights rest
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Optional, Sequence
 
 import keras
 import numpy as np
@@ -65,10 +66,43 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int, shu
 
 
 @dataclass
+class FineTune:
+    """Phase 2 of `fit`: after phase 1, `unfreeze()` opens part of the model (a transfer model's
+    top backbone layers), which is recompiled at `learning_rate` and trained `epochs` more."""
+
+    epochs: int
+    learning_rate: float
+    unfreeze: Callable[[], object]
+
+
+@dataclass
 class FitResult:
-    history: "object"  # pandas DataFrame: epoch, loss, accuracy, val_loss, val_accuracy, learning_rate
+    # pandas DataFrame: epoch, phase, loss, accuracy, val_loss, val_accuracy, learning_rate
+    history: "object"
     best_epoch: int
     stopped_early: bool
+    phase_starts: dict[int, int] = field(default_factory=dict)  # phase -> its first epoch
+
+
+class _PhaseMarker(keras.callbacks.Callback):
+    """Adds `phase` to each epoch's logs, so the History and the MLflow callback (after it)
+    record which phase an epoch belongs to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.phase = 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["phase"] = self.phase
+
+
+def _compile(model: keras.Model, learning_rate: float) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
 
 
 def fit(
@@ -79,35 +113,82 @@ def fit(
     *,
     seed: int,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    fine_tune: Optional[FineTune] = None,
 ) -> FitResult:
-    """Compile `model`, fit it, and leave it holding the weights of its best validation epoch."""
+    """Compile `model`, fit it, and leave it holding the weights of its best validation epoch.
+
+    Phase 1 trains what is trainable now (all of a scratch CNN; the head of a transfer model) at
+    `cfg.learning_rate` for `cfg.epochs`. With `fine_tune`, phase 2 starts from phase 1's best
+    weights, unfreezes, recompiles at `fine_tune.learning_rate` and trains `fine_tune.epochs`
+    more with the same callbacks; epochs are numbered on from phase 1, the best-validation
+    checkpoint spans both phases, and the history has one row per epoch with its `phase`.
+    """
     import pandas as pd
 
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
     train_ds = make_dataset(*train, batch_size=cfg.batch_size, shuffle=True, seed=seed)
     val_ds = make_dataset(*val, batch_size=cfg.batch_size, shuffle=False, seed=seed)
+    marker = _PhaseMarker()
+    histories = []
+    phase_starts = {1: 1}
+    stopped_early = False
     with tempfile.TemporaryDirectory(prefix="classlens-ckpt-") as scratch:
         best = Path(scratch) / "best.weights.h5"
         early = keras.callbacks.EarlyStopping(
             monitor=MONITOR, patience=cfg.early_stopping_patience, restore_best_weights=True
         )
         callbacks = [
+            # its `best` is kept across fit() calls: the checkpoint is the best of both phases
             keras.callbacks.ModelCheckpoint(best, monitor=MONITOR, save_best_only=True,
                                             save_weights_only=True),
             keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, factor=cfg.reduce_lr_factor,
                                               patience=cfg.reduce_lr_patience,
                                               min_lr=cfg.min_learning_rate),
             early,
+            marker,
             *extra_callbacks,
         ]
-        keras_history = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
-                                  callbacks=callbacks, shuffle=False, verbose=2)  # tf.data shuffles
-        model.load_weights(best)  # the best-val checkpoint is the model we keep
-    history = pd.DataFrame(keras_history.history)
+        _compile(model, cfg.learning_rate)
+        histories.append(model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
+                                   callbacks=callbacks, shuffle=False,  # tf.data shuffles
+                                   verbose=2).history)
+        stopped_early = early.stopped_epoch > 0
+        if fine_tune is not None and fine_tune.epochs > 0:
+            model.load_weights(best)  # fine-tune from phase 1's best epoch
+            fine_tune.unfreeze()
+            _compile(model, fine_tune.learning_rate)  # trainable flags take effect on compile
+            done = len(histories[0]["loss"])
+            marker.phase = 2
+            phase_starts[2] = done + 1
+            histories.append(model.fit(train_ds, validation_data=val_ds, initial_epoch=done,
+                                       epochs=done + fine_tune.epochs, callbacks=callbacks,
+                                       shuffle=False, verbose=2).history)
+            stopped_early = stopped_early or early.stopped_epoch > 0
+        with warnings.catch_warnings():  # a phase-1 checkpoint holds phase 1's optimizer
+            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            model.load_weights(best)  # the best-val checkpoint is the model we keep
+    history = pd.concat([pd.DataFrame(h).drop(columns="phase", errors="ignore")
+                         .assign(phase=number) for number, h in enumerate(histories, start=1)],
+                        ignore_index=True)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    history.insert(1, "phase", history.pop("phase"))
     best_epoch = int(history[MONITOR].idxmin()) + 1
-    return FitResult(history=history, best_epoch=best_epoch, stopped_early=early.stopped_epoch > 0)
+    return FitResult(history=history, best_epoch=best_epoch, stopped_early=stopped_early,
+                     phase_starts=phase_starts)
+
+
+def score_provided(model: keras.Model, train: tuple[np.ndarray, np.ndarray],
+                   val: tuple[np.ndarray, np.ndarray], *, batch_size: int,
+                   seed: int) -> FitResult:
+    """A provided (already trained) model is not fitted: its loss and accuracy on the train and
+    validation splits become a one-row history (epoch 0, phase 0)."""
+    import pandas as pd
+
+    _compile(model, 1e-3)  # the optimizer is never used; evaluate() needs loss and metrics
+    row = {"epoch": 0, "phase": 0}
+    for prefix, (images, labels) in (("", train), ("val_", val)):
+        scores = model.evaluate(make_dataset(images, labels, batch_size=batch_size,
+                                             shuffle=False, seed=seed),
+                                verbose=0, return_dict=True)
+        row.update({f"{prefix}loss": scores["loss"], f"{prefix}accuracy": scores["accuracy"]})
+    return FitResult(history=pd.DataFrame([row]), best_epoch=0, stopped_early=False,
+                     phase_starts={0: 0})

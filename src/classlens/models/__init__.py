@@ -1,31 +1,56 @@
 """Model builders. Every architecture ends in a dense layer named `logits` followed by a softmax
-layer named `probabilities`, so explanations can take gradients of the logits."""
+layer named `probabilities`, so explanations can take gradients of the logits.
+
+Layer names explanation methods can rely on:
+- `logits`: the pre-softmax scores (float32), in every model.
+- `features`: the last spatial feature map as a top-level tensor, in the scratch CNN and in
+  transfer models (the backbone's output): Grad-CAM's target layer.
+- `backbone`: the nested keras.applications network of a transfer model (its own conv layers,
+  e.g. `model.get_layer("backbone").get_layer("conv_pw_13")`), or the network of a provided
+  model file.
+"""
 
 from __future__ import annotations
 
 from classlens.config import ModelConfig
 from classlens.errors import ConfigError
 
+from classlens.models.backbones import BACKBONE_LAYER  # noqa: F401 (re-exported)
+
 LOGITS_LAYER = "logits"
+FEATURES_LAYER = "features"
 
 
 def build_model(cfg: ModelConfig, *, input_shape: tuple[int, ...], num_classes: int, seed: int):
-    """Build the (uncompiled) Keras model that `cfg.architecture` names."""
-    from classlens.models import cnn
+    """Build the (uncompiled) Keras model that `cfg.architecture` names; a transfer model comes
+    with its backbone frozen. (`architecture: file` is loaded, not built: see `models.provided`.)"""
+    from classlens.models import cnn, transfer
 
-    builders = {"cnn": cnn.build_cnn}
-    if cfg.architecture not in builders:
-        raise ConfigError(
-            f"model.architecture must be one of {sorted(builders)}; received {cfg.architecture!r}"
+    if cfg.architecture == "cnn":
+        return cnn.build_cnn(
+            input_shape=input_shape,
+            num_classes=num_classes,
+            filters=list(cfg.filters),
+            convs_per_block=cfg.convs_per_block,
+            kernel_size=cfg.kernel_size,
+            block_dropout=cfg.block_dropout,
+            head_dropout=cfg.head_dropout,
+            augment=cfg.augment,
+            seed=seed,
         )
-    return builders[cfg.architecture](
-        input_shape=input_shape,
-        num_classes=num_classes,
-        filters=list(cfg.filters),
-        convs_per_block=cfg.convs_per_block,
-        kernel_size=cfg.kernel_size,
-        block_dropout=cfg.block_dropout,
-        head_dropout=cfg.head_dropout,
-        augment=cfg.augment,
-        seed=seed,
+    if transfer.is_transfer(cfg.architecture):
+        return transfer.build_transfer(
+            architecture=cfg.architecture,
+            input_shape=input_shape,
+            num_classes=num_classes,
+            weights=cfg.weights,
+            alpha=cfg.alpha,
+            input_size=cfg.input_size,
+            head_dropout=cfg.head_dropout,
+            augment=cfg.augment,
+            seed=seed,
+        )
+    buildable = ["cnn", *sorted(transfer.BACKBONES)]
+    raise ConfigError(
+        f"model.architecture must be one of {buildable}; received {cfg.architecture!r}"
     )

@@ -65,6 +65,8 @@ def build_cnn(
             x = layers.BatchNormalization(momentum=0.9, synchronized=True,
                                           name=f"block{b}_bn{c}")(x)
             x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
+        if b == len(filters):  # the last feature map, by name, for Grad-CAM
+            x = layers.Identity(name="features")(x)
         # "same" padding lets deep stacks run on tiny images (8x8 -> 4 -> 2 -> 1 -> 1).
         x = layers.MaxPooling2D(padding="same", name=f"block{b}_pool")(x)
         if block_dropout > 0:
@@ -72,6 +74,7 @@ def build_cnn(
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     if head_dropout > 0:
         x = layers.Dropout(head_dropout, seed=seed, name="head_dropout")(x)
-    logits = layers.Dense(num_classes, name="logits")(x)
+    # float32 even under mixed precision: the logits feed the loss and the explanations.
+    logits = layers.Dense(num_classes, dtype="float32", name="logits")(x)
     outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
     return keras.Model(inputs, outputs, name="cnn")

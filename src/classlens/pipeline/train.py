@@ -5,6 +5,7 @@ from __future__ import annotations
 from classlens import paths, tracking
 from classlens.atomic import atomic_dir, save_figure, write_csv
 from classlens.config import Config
+from classlens.errors import ConfigError
 from classlens.data.prepared import (cache_in_memory, load_classes, load_fingerprint,
                                      load_split)
 
@@ -15,14 +16,22 @@ def run(cfg: Config) -> None:
                   for s in ("train", "val"))
     fingerprint = load_fingerprint()
 
-    from classlens import figures
+    from classlens import distributed, figures
     from classlens.models import build_model
-    from classlens.training import fit, seed_everything
-
-    from classlens import distributed
+    from classlens.models.precision import apply_policy
+    from classlens.models.transfer import fine_tune_plan
+    from classlens.training import fit, score_provided, seed_everything
 
     seed_everything(cfg.seed, deterministic=cfg.train.deterministic)
+    policy = apply_policy(cfg.train.mixed_precision)  # before any layer is built
     mode = distributed.resolve_mode(cfg.train.distribution)
+    provided = cfg.model.architecture == "file"
+    fine_tuning = getattr(cfg.model, "fine_tune", None) is not None \
+        and cfg.model.fine_tune.epochs > 0
+    if mode != "none" and (provided or fine_tuning):
+        raise ConfigError(
+            f"train.distribution={cfg.train.distribution!r} trains models built from conf/ in one "
+            "phase; set train.distribution=none for a provided model file or fine-tuning")
     # a strategy must exist before any model or variable (TF's collective ops require it)
     strategy = None if mode == "none" else distributed.make_strategy(mode)
 
@@ -33,16 +42,36 @@ def run(cfg: Config) -> None:
     if strategy is not None and not distributed.is_chief():
         _train_as_worker(build, train, val, cfg, strategy)
         return
-    model = build() if strategy is None else None
+    fine_tune = None
+    if provided:  # bring your own model: checked against the data and wrapped, not trained
+        from classlens.models.provided import load_provided, provenance_tags
+
+        model, output_kind = load_provided(
+            cfg.model.path, input_shape=tuple(train.images.shape[1:]), num_classes=len(classes),
+            input_scaling=cfg.model.input_scaling, output=cfg.model.output,
+            sample=train.images[:32])
+    elif strategy is None:
+        model = build()
+        # resolved now, so a bad layer name fails before phase 1 rather than after it
+        fine_tune = fine_tune_plan(model, cfg.model)
+    else:
+        model = None  # built under the strategy's scope by fit_distributed
 
     with tracking.training_run(cfg, data_fingerprint=fingerprint) as ref:
         tracking.log_dataset(train.images, train.labels, name=f"{cfg.data.source}-train",
                              digest=fingerprint["digest"][:36], source=str(paths.PREPARED_DIR),
                              context="train")
         tracking.log_data_report(paths.PREPARED_REPORT, fingerprint, classes)
-        if strategy is None:
+        if provided:
+            result = score_provided(model, (train.images, train.labels),
+                                    (val.images, val.labels), batch_size=cfg.train.batch_size,
+                                    seed=cfg.seed)
+            tracking.log_metrics(result.history.iloc[0].drop(["epoch", "phase"]).to_dict(),
+                                 step=0)
+            tracking.set_tags(provenance_tags(cfg.model.path, output_kind))
+        elif strategy is None:
             result = fit(model, (train.images, train.labels), (val.images, val.labels),
-                         cfg.train, seed=cfg.seed,
+                         cfg.train, seed=cfg.seed, fine_tune=fine_tune,
                          extra_callbacks=[tracking.epoch_metrics_callback()])
         else:
             model, result = distributed.fit_distributed(
@@ -57,14 +86,17 @@ def run(cfg: Config) -> None:
             save_figure(out / paths.TRAINING_CURVES.name, figures.training_curves(result.history))
             ref.write(out / paths.RUN_REF.name)
 
-        best = result.history.iloc[result.best_epoch - 1]
+        best = result.history.iloc[max(result.best_epoch - 1, 0)]
         tracking.log_metrics({"best_epoch": result.best_epoch,
-                              "epochs_run": len(result.history),
+                              "epochs_run": int((result.history["phase"] > 0).sum()),
                               "best_val_loss": best["val_loss"],
                               "best_val_accuracy": best["val_accuracy"],
                               "trainable_params": model.count_params()})
         tracking.set_tags({"stopped_early": result.stopped_early,
-                           "model_architecture": cfg.model.architecture})
+                           "model_architecture": cfg.model.architecture,
+                           "dtype_policy": policy,
+                           **{f"phase{n}_start_epoch": e for n, e in result.phase_starts.items()
+                              if n > 0}})
         tracking.replace_artifacts([paths.HISTORY, paths.TRAINING_CURVES, paths.FINGERPRINT,
                                     paths.CLASSES], "train")
         # preprocessing record, model card, augmentation preview, the served (pyfunc) model

@@ -1,0 +1,147 @@
+"""Transfer models and a provided model file through the real stages (train, predict, evaluate,
+analyze, explain) on a tiny prepared digits set: the same outputs as the scratch CNN, both
+phases in one history and in MLflow, and the provided model recorded and used as it is."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from classlens import paths
+from classlens.config import BACKBONES, write_params
+from tests.conftest import run
+
+STAGES_AFTER_PREPARE = ("train", "predict", "evaluate", "analyze", "explain")
+# one light backbone in the default run; the rest (each adds 1-3 minutes on 2 cores) under -m slow
+FAMILIES = [name if name == "mobilenet" else pytest.param(name, marks=pytest.mark.slow)
+            for name in BACKBONES]
+
+
+def write_tiny_digits(project: Path) -> None:
+    """60 train / 30 validation / 30 test digits (8x8x1 uint8) as the prepare stage writes them."""
+    from sklearn.datasets import load_digits
+
+    from classlens.atomic import atomic_dir
+    from classlens.data.prepared import write_prepared
+
+    data = load_digits()
+    images = np.rint(data.images[:120] * 255 / 16).astype(np.uint8)[..., None]
+    labels = data.target[:120].astype(np.int64)
+    with atomic_dir(project / paths.PREPARED_DIR) as out:
+        write_prepared(out, images=images, labels=labels,
+                       class_names=[str(i) for i in range(10)],
+                       ids=[f"digits:{i}" for i in range(120)], source_paths=[""] * 120,
+                       split_indices={"train": np.arange(60), "val": np.arange(60, 90),
+                                      "test": np.arange(90, 120)})
+
+
+def run_stages(project: Path, overrides: list[str]) -> None:
+    from classlens.cli import run_stage
+
+    write_params(project / "params.yaml", project / "conf", overrides)
+    for stage in STAGES_AFTER_PREPARE:
+        run_stage(stage, project / "params.yaml")
+
+
+def open_run(project: Path):
+    ref = json.loads((project / paths.RUN_REF).read_text())
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    return client, client.get_run(ref["run_id"])
+
+
+def check_common_outputs(project: Path) -> None:
+    probabilities = np.load(project / paths.PROBABILITIES)
+    assert probabilities.shape == (30, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-4)
+    metrics = json.loads((project / paths.METRICS).read_text())
+    table = pd.read_csv(project / paths.PREDICTIONS)
+    assert metrics["accuracy"] == pytest.approx(table["correct"].mean())
+    maps = np.load(project / paths.SALIENCY_MAPS)
+    assert maps.shape[1:] == (8, 8) and len(maps) > 0 and np.isfinite(maps).all()
+    assert (project / paths.GALLERY_PNG).exists()
+
+
+@pytest.mark.parametrize("architecture", FAMILIES)
+def test_backbone_runs_through_every_stage_in_two_phases(project, architecture):
+    write_tiny_digits(project)
+    overrides = [f"model={architecture}", "model.weights=null", "model.augment.rotate=0",
+                 "model.fine_tune.epochs=1", "train.epochs=1", "train.batch_size=16",
+                 "train.mixed_precision=true"]  # no GPU here: must stay float32
+    if architecture in ("mobilenet", "mobilenet_v2"):
+        overrides.append(f"model.alpha={0.25 if architecture == 'mobilenet' else 0.35}")
+    run_stages(project, overrides)
+
+    history = pd.read_csv(project / paths.HISTORY)
+    assert list(history["epoch"]) == [1, 2] and list(history["phase"]) == [1, 2]
+    check_common_outputs(project)
+
+    client, mlrun = open_run(project)
+    phase = client.get_metric_history(mlrun.info.run_id, "phase")
+    assert [(m.step, m.value) for m in sorted(phase, key=lambda m: m.step)] == [(0, 1), (1, 2)]
+    assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "val_loss")] == [0, 1]
+    assert mlrun.data.tags["phase2_start_epoch"] == "2"
+    assert mlrun.data.tags["model_architecture"] == architecture
+    assert mlrun.data.tags["dtype_policy"] == "float32"
+    assert mlrun.data.params["model.fine_tune.unfreeze"]
+    assert mlrun.data.params["model.weights"] == "None"
+
+
+def _user_model(classes: int = 10):
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="out")(x)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(1)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32")
+                       for w in model.get_weights()])
+    return model
+
+
+def test_provided_model_file_runs_through_every_stage_unchanged(project):
+    write_tiny_digits(project)
+    user = _user_model()
+    user.save(project / "my_model.keras")
+    run_stages(project, ["model=file", "model.path=my_model.keras", "model.input_scaling=unit",
+                         "model.output=auto"])
+    check_common_outputs(project)
+    # the predictions are the file's own, on 0..1 images
+    from classlens.data.prepared import load_split
+
+    test = load_split("test", project / paths.PREPARED_DIR)
+    expected = user.predict(np.asarray(test.images, np.float32) / 255.0, verbose=0)
+    np.testing.assert_allclose(np.load(project / paths.PROBABILITIES), expected, atol=1e-5)
+    history = pd.read_csv(project / paths.HISTORY)
+    assert list(history["epoch"]) == [0] and list(history["phase"]) == [0]
+    assert 0.0 <= history["val_accuracy"].iloc[0] <= 1.0
+
+    _, mlrun = open_run(project)
+    import hashlib
+
+    digest = hashlib.sha256((project / "my_model.keras").read_bytes()).hexdigest()
+    assert mlrun.data.tags["classlens.model_file_sha256"] == digest
+    assert mlrun.data.tags["classlens.model_file_output"] == "softmax"
+    assert mlrun.data.tags["model_architecture"] == "file"
+    assert "val_accuracy" in mlrun.data.metrics and "classlens.model_uri" in mlrun.data.tags
+
+
+def test_provided_model_with_other_classes_stops_with_one_line(project):
+    write_tiny_digits(project)
+    _user_model(classes=3).save(project / "three.keras")
+    write_params(project / "params.yaml", project / "conf",
+                 ["model=file", "model.path=three.keras"])
+    proc = run([sys.executable, "stages/train.py"], cwd=project, check=False)
+    assert proc.returncode == 2, proc.stderr
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("classlens ")]
+    assert len(ours) == 1 and "three.keras" in ours[0] and "10 classes" in ours[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (project / paths.MODEL).exists()
