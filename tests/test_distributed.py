@@ -38,8 +38,11 @@ def test_modes_and_chief(monkeypatch):
         assert is_chief() is chief
 
 
-SHRUNK = {**TINY, "train/default.yaml": {"epochs": 6, "early_stopping_patience": 6,
-                                          "batch_size": 64}}
+# Long enough for both runs to converge, so "within noise" compares trained models, not the
+# luck of a few early epochs.
+SHRUNK = {**TINY, "model/cnn.yaml": {"filters": [16, 32], "convs_per_block": 1},
+          "train/default.yaml": {"epochs": 15, "early_stopping_patience": 15, "batch_size": 64,
+                                 "learning_rate": 0.005}}
 
 
 def _workers(project: Path, n: int = 2, env_extra: dict | None = None) -> list[subprocess.Popen]:

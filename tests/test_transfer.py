@@ -13,7 +13,7 @@ keras = pytest.importorskip("keras")
 
 from classlens.config import BACKBONES, TrainConfig, compose, validate  # noqa: E402
 from classlens.errors import ConfigError  # noqa: E402
-from classlens.explain.saliency import vanilla_gradients  # noqa: E402
+from classlens.explain.saliency import VanillaGradients  # noqa: E402
 from classlens.models import BACKBONE_LAYER, FEATURES_LAYER, LOGITS_LAYER, build_model  # noqa: E402
 from classlens.models import backbones  # noqa: E402
 from classlens.models.transfer import fine_tune_plan  # noqa: E402
@@ -121,7 +121,7 @@ def test_backbone_family_trains_in_two_phases_saves_and_explains(architecture, d
     images = val[0][:6]
     np.testing.assert_allclose(reloaded.predict(images, verbose=0),
                                model.predict(images, verbose=0), atol=1e-5)
-    maps = vanilla_gradients(reloaded, images, np.arange(6) % 10, batch_size=4)
+    maps = VanillaGradients(reloaded, batch_size=4).explain(images, np.arange(6) % 10)
     assert maps.shape == (6, 8, 8) and np.isfinite(maps).all() and maps.sum() > 0
 
 

@@ -85,6 +85,8 @@ def ingest(catalog: Catalog, selected: np.ndarray, spec: ConformSpec, *, scratch
     from PIL import Image
 
     workers = workers or os.cpu_count() or 1
+    if workers > 1:
+        _limit_malloc_arenas(2)
     kept: list[int] = []
     skipped: list[Skipped] = []
     widths: list[int] = []
@@ -164,3 +166,18 @@ def check_skipped_share(skipped: list[Skipped], used: int, *, limit: float) -> f
             f"{limit:g}): {top}; e.g. {examples}. Fix or remove those files, or raise the limit"
         )
     return share
+
+
+def _limit_malloc_arenas(count: int) -> None:
+    """Cap glibc's per-thread malloc arenas. Each decoding thread otherwise gets its own arena,
+    and freed chunk buffers stay resident in each of them: seen here as a peak of 1.2 GiB
+    instead of 0.3 GiB when preparing 60,000 JPEGs on a loaded 2-core machine. Hand-written
+    (ctypes), as neither Pillow nor the standard library exposes it; a no-op off glibc."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, count)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
