@@ -63,8 +63,10 @@ def check_common_outputs(project: Path) -> None:
     metrics = json.loads((project / paths.METRICS).read_text())
     table = pd.read_csv(project / paths.PREDICTIONS)
     assert metrics["accuracy"] == pytest.approx(table["correct"].mean())
-    maps = np.load(project / paths.SALIENCY_MAPS)
-    assert maps.shape[1:] == (8, 8) and len(maps) > 0 and np.isfinite(maps).all()
+    for method in ("gradients", "gradcam"):  # Grad-CAM inside the nested backbone, via the stage
+        maps = np.load(paths.explain_maps(method, project / paths.EXPLAIN_DIR))
+        assert maps.shape[1:] == (8, 8) and len(maps) > 0 and np.isfinite(maps).all()
+        assert (maps.reshape(len(maps), -1).max(axis=1) > 0).any(), method
     assert (project / paths.GALLERY_PNG).exists()
 
 
