@@ -51,8 +51,8 @@ def run_stages(project: Path, overrides: list[str]) -> None:
 
 def open_run(project: Path):
     ref = json.loads((project / paths.RUN_REF).read_text())
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    client = mlflow.MlflowClient()
+    # a client of its own: mlflow.set_tracking_uri() would export MLFLOW_TRACKING_URI to later tests
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     return client, client.get_run(ref["run_id"])
 
 

@@ -177,18 +177,19 @@ def fit(
 
 
 def score_provided(model: keras.Model, train: tuple[np.ndarray, np.ndarray],
-                   val: tuple[np.ndarray, np.ndarray], *, batch_size: int,
-                   seed: int) -> FitResult:
+                   val: tuple[np.ndarray, np.ndarray], *, batch_size: int) -> FitResult:
     """A provided (already trained) model is not fitted: its loss and accuracy on the train and
-    validation splits become a one-row history (epoch 0, phase 0)."""
+    validation splits become a one-row history (epoch 0, phase 0). The model is not compiled,
+    so it is saved without an optimizer."""
     import pandas as pd
 
-    _compile(model, 1e-3)  # the optimizer is never used; evaluate() needs loss and metrics
+    from classlens.inference import predict_probabilities
+
+    loss = keras.losses.SparseCategoricalCrossentropy()
     row = {"epoch": 0, "phase": 0}
     for prefix, (images, labels) in (("", train), ("val_", val)):
-        scores = model.evaluate(make_dataset(images, labels, batch_size=batch_size,
-                                             shuffle=False, seed=seed),
-                                verbose=0, return_dict=True)
-        row.update({f"{prefix}loss": scores["loss"], f"{prefix}accuracy": scores["accuracy"]})
+        probabilities = predict_probabilities(model, images, batch_size=batch_size)
+        row[f"{prefix}loss"] = float(loss(np.asarray(labels), probabilities))
+        row[f"{prefix}accuracy"] = float((probabilities.argmax(axis=1) == labels).mean())
     return FitResult(history=pd.DataFrame([row]), best_epoch=0, stopped_early=False,
                      phase_starts={0: 0})

@@ -64,8 +64,7 @@ def run(cfg: Config) -> None:
         tracking.log_data_report(paths.PREPARED_REPORT, fingerprint, classes)
         if provided:
             result = score_provided(model, (train.images, train.labels),
-                                    (val.images, val.labels), batch_size=cfg.train.batch_size,
-                                    seed=cfg.seed)
+                                    (val.images, val.labels), batch_size=cfg.train.batch_size)
             tracking.log_metrics(result.history.iloc[0].drop(["epoch", "phase"]).to_dict(),
                                  step=0)
             tracking.set_tags(provenance_tags(cfg.model.path, output_kind))
