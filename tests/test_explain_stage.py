@@ -93,7 +93,8 @@ def test_stage_writes_maps_figures_and_trust(trained_project):
     assert set(trust["methods"]) == set(EXPLAIN_METHODS)
     assert trust["images"] == len(trust["image_ids"]) == min(16, len(predicted))
     assert trust["randomization"]["layers_top_down"][0] == "logits"
-    assert trust["gradcam_layer"] == "block2_relu1"  # shrunk CNN: one conv per block
+    # the last spatial feature map: the CNN names it `features` (an Identity on block2_relu1)
+    assert trust["gradcam_layer"] == "features"
     for method, record in trust["methods"].items():
         for key in ("deletion_auc", "deletion_auc_random", "insertion_auc",
                     "insertion_auc_random", "spearman_final", "flagged", "flags", "seconds"):
