@@ -68,8 +68,7 @@ def check_common_outputs(project: Path) -> None:
         assert maps.shape[1:] == (8, 8) and len(maps) > 0 and np.isfinite(maps).all()
     # (Grad-CAM at a backbone's minimum input size sees a 1x1 feature map, which may be all zero
     # after the ReLU; gradients of the logits through the backbone may not.)
-    assert maps.std() >= 0 and np.load(paths.explain_maps(
-        "gradients", project / paths.EXPLAIN_DIR)).max() > 0
+    assert np.load(paths.explain_maps("gradients", project / paths.EXPLAIN_DIR)).max() > 0
     assert (project / paths.GALLERY_PNG).exists()
 
 
