@@ -89,13 +89,19 @@ def check_reachable(uri: str) -> None:
 
 
 def _use_store(configured: str) -> str:
+    """Resolve `configured` (see resolve_tracking_uri) and make it the active store."""
+    return _activate(resolve_tracking_uri(configured))
+
+
+def _activate(uri: str) -> str:
+    """Make an already-resolved `uri` MLflow's store: bounded HTTP, reachability checked, and
+    the user's MLFLOW_TRACKING_URI left as it was."""
     import mlflow
 
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", HTTP_TIMEOUT_S)
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", HTTP_MAX_RETRIES)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in DVC logs
     user_setting = os.environ.get("MLFLOW_TRACKING_URI")
-    uri = resolve_tracking_uri(configured)
     check_reachable(uri)
     mlflow.set_tracking_uri(uri)
     # MLflow also exports the URI as MLFLOW_TRACKING_URI (for child processes). Put the user's
@@ -461,8 +467,7 @@ def _store_for_loading(tracking_uri: Optional[str]) -> str:
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         raise InputError(f"{uri}: no MLflow store there; pass --tracking-uri or set "
                          "MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    return uri
+    return _activate(uri)
 
 
 def resolve_tracking_uri_explicit(uri: str) -> str:
