@@ -154,22 +154,38 @@ def test_dvc_exp_run_cifar10_jpeg_folder(dvc_repo, tmp_path):
     assert summary["images_used"] == 1200 and summary["source_split"] is True
 
 
+def _prepare_held_memory(project: Path, *overrides: str) -> tuple[int, int]:
+    """Run the prepare stage in a fresh process; (peak MiB of memory allocated and held by Python
+    and NumPy, as tracemalloc counts it; peak resident MiB of the process)."""
+    write_params(project / "params.yaml", project / "conf", list(overrides))
+    proc = run([sys.executable, "-c", (
+        "import resource, tracemalloc; from classlens.cli import run_stage; "
+        "tracemalloc.start(); run_stage('prepare'); "
+        "print('held_mib', tracemalloc.get_traced_memory()[1] // 2**20); "
+        "print('rss_mib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")],
+        cwd=project, timeout=1800)
+    print(proc.stdout)
+    return (int(proc.stdout.split("held_mib")[1].split()[0]),
+            int(proc.stdout.split("rss_mib")[1].split()[0]))
+
+
 @pytest.mark.slow
 @_need(CIFAR_TAR)
 def test_prepare_copes_with_all_60000_cifar10_jpegs(project, tmp_path):
+    """All 60,000 files are used, and memory does not grow with them: the peak held at 60,000
+    images is within 32 MiB of the peak at 6,000 (the pixels alone are 184 MB). Held memory is
+    what tracemalloc counts (Python objects and NumPy buffers), not the resident size: the
+    resident peak also carries the allocator's and the kernel's bookkeeping, which differed by
+    1 GiB between two machines running the same code (printed, not asserted)."""
     root = extract_cifar(tmp_path / "cifar")
-    write_params(project / "params.yaml", project / "conf",
-                 ["data=folder", f"data.root={root}", "data.image_size=[32,32]"])
-    proc = run([sys.executable, "-c", (
-        "import resource, time; from classlens.cli import run_stage; t = time.time(); "
-        "run_stage('prepare'); print('seconds', round(time.time() - t, 1)); "
-        "print('peak_mib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")],
-        cwd=project, timeout=1800)
-    print(proc.stdout)
+    common = ["data=folder", f"data.root={root}", "data.image_size=[32,32]"]
+    held_tenth, _ = _prepare_held_memory(project, *common, "data.max_per_class=300")
+    held_all, _ = _prepare_held_memory(project, *common)
     summary = json.loads((project / paths.PREPARED_DIR / "report/summary.json").read_text())
     assert summary["images_used"] == 60000 and summary["images_skipped"] == 0
     assert summary["split_sizes"]["test"] == 10000
-    peak = int(proc.stdout.split("peak_mib")[1].split()[0])
-    assert peak < 600, "prepare must not hold the 184 MB of pixels (and more) in memory"
+    assert held_all - held_tenth < 32, (
+        f"prepare held {held_all} MiB at 60,000 images against {held_tenth} MiB at 6,000: it "
+        "must stream the pixels (184 MB) to disk, not hold them")
     images = np.load(project / paths.split_images("train"), mmap_mode="r")
-    assert images.shape[1:] == (32, 32, 3)
+    assert images.shape == (42500, 32, 32, 3)
