@@ -32,7 +32,7 @@ def test_backbone_names_match_the_model_registry():
     assert set(BACKBONES) == set(SPECS)
 
 
-@pytest.mark.parametrize("option", ["cnn", "cnn_small", *BACKBONES, "file"])
+@pytest.mark.parametrize("option", ["cnn", "cnn_small", "cnn_fashion", *BACKBONES, "file"])
 def test_each_model_option_lists_exactly_its_architecture_keys(option):
     raw = _composed(option)
     assert set(raw["model"]) == set(MODEL_KEYS[raw["model"]["architecture"]])
@@ -56,6 +56,9 @@ def test_cnn_config_has_no_backbone_values():
     ("file", "output", "probits", "'model.output' must be one of"),
     ("cnn", "filters", [], "'model.filters' must be a non-empty list"),
     ("cnn", "augment", None, "'model.augment' must not be null"),
+    ("cnn", "head", "max", "'model.head' must be one of ['gap', 'flatten']; received 'max'"),
+    ("cnn", "dense_units", -1, "'model.dense_units' must be 0 (none) or a positive integer"),
+    ("cnn", "batch_norm", None, "'model.batch_norm' must not be null"),
 ])
 def test_bad_model_keys_and_values_name_the_key(option, key, value, needle):
     raw = copy.deepcopy(_composed(option))
@@ -92,3 +95,26 @@ def test_fine_tune_learning_rate_and_epochs_are_checked():
     raw = copy.deepcopy(_composed("efficientnet_b0"))
     raw["model"]["fine_tune"]["epochs"] = -1
     assert "model.fine_tune.epochs" in _error(raw)
+
+
+def test_the_fashion_preset_sets_data_model_and_training_together():
+    cfg = validate(compose(REPO / "conf", ["experiment=fashion_fast"]))
+    assert cfg.data.source == "fashion_mnist"
+    assert (cfg.model.head, cfg.model.dense_units, cfg.model.batch_norm) == ("flatten", 128, False)
+    assert (cfg.train.batch_size, cfg.train.schedule, cfg.train.mixed_precision) == (512, "cosine",
+                                                                                    True)
+    # a later override still wins over the preset
+    cfg = validate(compose(REPO / "conf", ["experiment=fashion_fast", "train.epochs=2"]))
+    assert cfg.train.epochs == 2 and cfg.train.batch_size == 512
+
+
+def test_dvc_composes_the_preset_into_params(tmp_path):
+    """What `dvc exp run -S experiment=fashion_fast` does: DVC's own Hydra composition."""
+    import yaml
+    from dvc.utils.hydra import compose_and_dump
+
+    out = tmp_path / "params.yaml"
+    compose_and_dump(out, str(REPO / "conf"), None, "config", None, ["experiment=fashion_fast"])
+    params = yaml.safe_load(out.read_text())
+    assert params["data"]["source"] == "fashion_mnist" and params["model"]["head"] == "flatten"
+    assert params["train"]["schedule"] == "cosine" and "experiment" not in params

@@ -1,5 +1,6 @@
-"""Mixed precision: mixed_float16 only when configured and a GPU exists; CPU runs stay float32;
-under the mixed policy the logits and probabilities stay float32."""
+"""Mixed precision: mixed_float16 when configured and a GPU exists, mixed_bfloat16 when configured
+on a CPU with bfloat16 instructions, float32 otherwise; under a mixed policy the logits and
+probabilities stay float32."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ tf = pytest.importorskip("tensorflow")
 
 from classlens.config import compose, validate  # noqa: E402
 from classlens.models import BACKBONE_LAYER, LOGITS_LAYER, build_model  # noqa: E402
-from classlens.models.precision import FULL, MIXED, apply_policy, choose_policy  # noqa: E402
+from classlens.models.precision import (FULL, MIXED, MIXED_CPU, apply_policy,  # noqa: E402
+                                        choose_policy, cpu_supports_bfloat16)
 from tests.test_transfer import REPO, model_config  # noqa: E402
 
 HAS_GPU = bool(tf.config.list_physical_devices("GPU"))
@@ -23,14 +25,26 @@ def restore_policy():
     keras.mixed_precision.set_global_policy(FULL)
 
 
-@pytest.mark.parametrize("configured,gpus,expected", [
-    (True, 1, MIXED), (True, 4, MIXED), (True, 0, FULL), (False, 1, FULL), (False, 0, FULL),
+@pytest.mark.parametrize("configured,gpus,bf16,expected", [
+    (True, 1, False, MIXED), (True, 4, True, MIXED), (True, 0, False, FULL),
+    (True, 0, True, MIXED_CPU), (False, 1, True, FULL), (False, 0, True, FULL),
 ])
-def test_policy_is_mixed_only_when_configured_and_a_gpu_exists(configured, gpus, expected):
-    assert choose_policy(configured, gpu_count=gpus) == expected
+def test_policy_is_mixed_only_when_configured_and_the_hardware_has_it(configured, gpus, bf16,
+                                                                       expected):
+    assert choose_policy(configured, gpu_count=gpus, cpu_bfloat16=bf16) == expected
 
 
-@pytest.mark.skipif(HAS_GPU, reason="checks the CPU path; this machine has a GPU")
+@pytest.mark.parametrize("flags,expected", [
+    ("fpu sse avx2 avx512f avx512_bf16 avx512_vnni", True), ("fpu sse amx_bf16 amx_tile", True),
+    ("fpu sse avx2 avx512f", False), ("fpu sse avx512_bf16x", False)])
+def test_cpu_bfloat16_is_read_from_the_cpu_flags(tmp_path, flags, expected):
+    (tmp_path / "cpuinfo").write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert cpu_supports_bfloat16(tmp_path / "cpuinfo") is expected
+    assert cpu_supports_bfloat16(tmp_path / "absent") is False
+
+
+@pytest.mark.skipif(HAS_GPU or cpu_supports_bfloat16(),
+                    reason="checks a CPU without bfloat16; this machine has a GPU or bfloat16")
 def test_cpu_run_stays_float32_even_when_configured(capsys):
     assert apply_policy(True) == FULL
     assert "no GPU" in capsys.readouterr().out
@@ -62,3 +76,19 @@ def test_mixed_policy_computes_in_float16_but_outputs_float32(model_option, over
     out = model.predict(np.full((2, 8, 8, 1), 128, np.uint8), verbose=0)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.skipif(HAS_GPU or not cpu_supports_bfloat16(),
+                    reason="checks a CPU with bfloat16 instructions")
+def test_bfloat16_cpu_computes_in_bfloat16_and_trains(tmp_path):
+    assert apply_policy(True) == MIXED_CPU
+    cfg = validate(compose(REPO / "conf", ["model=cnn_small"])).model
+    model = build_model(cfg, input_shape=(8, 8, 1), num_classes=3, seed=0)
+    assert model.get_layer("block1_conv1").compute_dtype == "bfloat16"
+    assert model.get_layer("logits").compute_dtype == "float32"
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(0).integers(0, 255, (64, 8, 8, 1)).astype("uint8")
+    labels = np.arange(64) % 3
+    history = model.fit(images, labels, epochs=2, verbose=0).history
+    assert np.isfinite(history["loss"]).all()
+    assert model.predict(images[:4], verbose=0).dtype == np.float32

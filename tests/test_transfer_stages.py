@@ -15,6 +15,7 @@ import pytest
 
 from classlens import paths
 from classlens.config import BACKBONES, write_params
+from classlens.models.precision import choose_policy, cpu_supports_bfloat16
 from tests.conftest import run
 
 STAGES_AFTER_PREPARE = ("train", "predict", "evaluate", "analyze", "explain")
@@ -77,7 +78,7 @@ def test_backbone_runs_through_every_stage_in_two_phases(project, architecture):
     write_tiny_digits(project)
     overrides = [f"model={architecture}", "model.weights=null", "model.augment.rotate=0",
                  "model.fine_tune.epochs=1", "train.epochs=1", "train.batch_size=16",
-                 "train.mixed_precision=true"]  # no GPU here: must stay float32
+                 "train.mixed_precision=true"]  # bfloat16 on a CPU that has it, else float32
     if architecture in ("mobilenet", "mobilenet_v2"):
         overrides.append(f"model.alpha={0.25 if architecture == 'mobilenet' else 0.35}")
     run_stages(project, overrides)
@@ -92,7 +93,8 @@ def test_backbone_runs_through_every_stage_in_two_phases(project, architecture):
     assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "val_loss")] == [0, 1]
     assert mlrun.data.tags["phase2_start_epoch"] == "2"
     assert mlrun.data.tags["model_architecture"] == architecture
-    assert mlrun.data.tags["dtype_policy"] == "float32"
+    assert mlrun.data.tags["dtype_policy"] == choose_policy(
+        True, gpu_count=0, cpu_bfloat16=cpu_supports_bfloat16())
     assert mlrun.data.params["model.fine_tune.unfreeze"]
     assert mlrun.data.params["model.weights"] == "None"
 

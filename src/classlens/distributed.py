@@ -112,11 +112,12 @@ def fit_distributed(
     import pandas as pd
     import tensorflow as tf
 
-    from classlens.training import MONITOR, FitResult
+    from classlens.training import MONITOR, FitResult, learning_rate
 
     with strategy.scope():
         model = build_model()
-        optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate(
+            cfg, cfg.learning_rate, steps=-(-len(train[1]) // cfg.batch_size) * cfg.epochs))
         # compile only attaches the optimizer (ReduceLROnPlateau reads model.optimizer)
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     per_example_loss = keras.losses.SparseCategoricalCrossentropy(reduction="none")
@@ -169,9 +170,10 @@ def fit_distributed(
     callbacks = keras.callbacks.CallbackList(
         [keras.callbacks.ModelCheckpoint(best, monitor=MONITOR, save_best_only=True,
                                          save_weights_only=True),
-         keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, factor=cfg.reduce_lr_factor,
-                                           patience=cfg.reduce_lr_patience,
-                                           min_lr=cfg.min_learning_rate),
+         *([keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, factor=cfg.reduce_lr_factor,
+                                              patience=cfg.reduce_lr_patience,
+                                              min_lr=cfg.min_learning_rate)]
+           if cfg.schedule == "plateau" else []),
          early, *extra_callbacks],
         model=model, add_history=False, add_progbar=False)
     rows = []

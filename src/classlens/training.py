@@ -97,11 +97,38 @@ class _PhaseMarker(keras.callbacks.Callback):
             logs["phase"] = self.phase
 
 
-def _compile(model: keras.Model, learning_rate: float) -> None:
+class _LogLearningRate(keras.callbacks.Callback):
+    """Adds the optimizer's current rate to each epoch's logs when no callback did (a schedule
+    changes it every step; ReduceLROnPlateau logs its own)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and "learning_rate" not in logs:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(
+                self.model.optimizer.learning_rate))
+
+
+def learning_rate(cfg: TrainConfig, base_rate: float, *, steps: int):
+    """What the optimizer gets for a phase of `steps` steps: `base_rate` itself (schedule
+    `plateau`; ReduceLROnPlateau then cuts it), or warm-up then cosine decay (schedule `cosine`):
+    linear from base_rate/10 to base_rate over `warmup_fraction` of the steps, then down to
+    `min_learning_rate` at the last step (Keras' own CosineDecay)."""
+    if cfg.schedule == "plateau":
+        return base_rate
+    warmup = int(steps * cfg.warmup_fraction)
+    floor = min(cfg.min_learning_rate / base_rate, 1.0)
+    if warmup == 0:
+        return keras.optimizers.schedules.CosineDecay(base_rate, max(steps, 1), alpha=floor)
+    return keras.optimizers.schedules.CosineDecay(
+        base_rate / 10, max(steps - warmup, 1), alpha=floor, warmup_target=base_rate,
+        warmup_steps=warmup)
+
+
+def _compile(model: keras.Model, rate, *, jit_compile) -> None:
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile="auto" if jit_compile is None else jit_compile,
     )
 
 
@@ -136,18 +163,22 @@ def fit(
         early = keras.callbacks.EarlyStopping(
             monitor=MONITOR, patience=cfg.early_stopping_patience, restore_best_weights=True
         )
+        plateau = ([keras.callbacks.ReduceLROnPlateau(
+            monitor=MONITOR, factor=cfg.reduce_lr_factor, patience=cfg.reduce_lr_patience,
+            min_lr=cfg.min_learning_rate)] if cfg.schedule == "plateau" else [])
         callbacks = [
             # its `best` is kept across fit() calls: the checkpoint is the best of both phases
             keras.callbacks.ModelCheckpoint(best, monitor=MONITOR, save_best_only=True,
                                             save_weights_only=True),
-            keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, factor=cfg.reduce_lr_factor,
-                                              patience=cfg.reduce_lr_patience,
-                                              min_lr=cfg.min_learning_rate),
+            *plateau,
+            _LogLearningRate(),
             early,
             marker,
             *extra_callbacks,
         ]
-        _compile(model, cfg.learning_rate)
+        steps = len(train_ds)
+        _compile(model, learning_rate(cfg, cfg.learning_rate, steps=steps * cfg.epochs),
+                 jit_compile=cfg.jit_compile)
         histories.append(model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
                                    callbacks=callbacks, shuffle=False,  # tf.data shuffles
                                    verbose=2).history)
@@ -155,7 +186,10 @@ def fit(
         if fine_tune is not None and fine_tune.epochs > 0:
             model.load_weights(best)  # fine-tune from phase 1's best epoch
             fine_tune.unfreeze()
-            _compile(model, fine_tune.learning_rate)  # trainable flags take effect on compile
+            # trainable flags take effect on compile
+            _compile(model, learning_rate(cfg, fine_tune.learning_rate,
+                                          steps=steps * fine_tune.epochs),
+                     jit_compile=cfg.jit_compile)
             done = len(histories[0]["loss"])
             marker.phase = 2
             phase_starts[2] = done + 1

@@ -1,5 +1,6 @@
-"""The scratch CNN: conv blocks with batch norm, pooling and dropout, a global-average-pooling
-head, a dense `logits` layer and a softmax. Takes prepared uint8 images as they are (0..255)."""
+"""The scratch CNN: conv blocks with (optional) batch norm, pooling and dropout, a global-average-
+pooling or flatten head, an optional hidden dense layer, a dense `logits` layer and a softmax.
+Takes prepared uint8 images as they are (0..255)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def build_cnn(
     head_dropout: float,
     augment: AugmentConfig,
     seed: int,
+    batch_norm: bool = True,
+    head: str = "gap",
+    dense_units: int = 0,
 ) -> keras.Model:
     """Build the CNN.
 
@@ -48,6 +52,11 @@ def build_cnn(
         kernel_size, block_dropout, head_dropout: as named.
         augment: augmentation layers (training only).
         seed: seeds the augmentation and dropout layers.
+        batch_norm: batch normalization after each conv (the conv then has no bias).
+        head: "gap" (global average pooling: any input size, few weights) or "flatten" (keeps
+            where things are: more weights, better on small centred images such as
+            Fashion-MNIST).
+        dense_units: a hidden ReLU dense layer of this width before `logits` (0: none).
     """
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
@@ -55,15 +64,16 @@ def build_cnn(
         x = layer(x)
     for b, width in enumerate(filters, start=1):
         for c in range(1, convs_per_block + 1):
-            x = layers.Conv2D(width, kernel_size, padding="same", use_bias=False,
+            x = layers.Conv2D(width, kernel_size, padding="same", use_bias=not batch_norm,
                               name=f"block{b}_conv{c}")(x)
             # momentum 0.9 (not Keras' 0.99): small datasets give few steps per epoch, and the
             # moving statistics must settle within a handful of epochs for validation to mean much.
             # synchronized: under a distribution strategy the batch statistics are the global
             # batch's, so every worker's moving averages (and weights) stay identical; no effect
             # on one device.
-            x = layers.BatchNormalization(momentum=0.9, synchronized=True,
-                                          name=f"block{b}_bn{c}")(x)
+            if batch_norm:
+                x = layers.BatchNormalization(momentum=0.9, synchronized=True,
+                                              name=f"block{b}_bn{c}")(x)
             x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
         if b == len(filters):  # the last feature map, by name, for Grad-CAM
             x = layers.Identity(name="features")(x)
@@ -71,7 +81,12 @@ def build_cnn(
         x = layers.MaxPooling2D(padding="same", name=f"block{b}_pool")(x)
         if block_dropout > 0:
             x = layers.Dropout(block_dropout, seed=seed, name=f"block{b}_dropout")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if head == "flatten":
+        x = layers.Flatten(name="flatten")(x)
+    else:
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if dense_units > 0:
+        x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     if head_dropout > 0:
         x = layers.Dropout(head_dropout, seed=seed, name="head_dropout")(x)
     # float32 even under mixed precision: the logits feed the loss and the explanations.
