@@ -27,6 +27,9 @@ def use_shared_keras_cache() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+use_shared_keras_cache()  # before anything imports Keras, which reads KERAS_HOME once
+
+
 def figure(benchmark: str, name: str, *, ours: float, reference: float, unit: str, goal: float,
            higher_is_better: bool = True, **detail) -> dict:
     """One figure; `ratio` is ours/reference (or reference/ours when lower is better)."""
@@ -79,7 +82,6 @@ def fashion_mnist():
     import keras
     import numpy as np
 
-    use_shared_keras_cache()
     (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
     return ((x_train[..., np.newaxis], y_train.astype("int64")),
             (x_test[..., np.newaxis], y_test.astype("int64")))

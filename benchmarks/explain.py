@@ -138,6 +138,10 @@ def main() -> int:
         tutorial = _best_of(1, lambda: tutorial_loop(name, model, explainer, images,
                                                                 targets))
         row = {"benchmark": "explain", "method": name, "images": len(images),
+               "figure": f"{name}: batched vs tutorial one-image loop",
+               "ours": round(len(images) / batched, 1),
+               "reference": round(len(images) / tutorial, 1), "unit": "images/s",
+               "ratio": round(tutorial / batched, 2),
                "shape": list(shape), "batch_size": cfg.explain.batch_size,
                "batched_images_per_s": round(len(images) / batched, 1),
                "tutorial_loop_images_per_s": round(len(images) / tutorial, 1),

@@ -43,7 +43,7 @@ def digits():
 @pytest.fixture(scope="module")
 def cnn():
     cfg = ModelConfig(architecture="cnn", filters=[8, 16], convs_per_block=1, kernel_size=3,
-                      block_dropout=0.0, batch_norm=True, head="gap", dense_units=0,
+                      block_dropout=0.0, padding="same", batch_norm=True, head="gap", dense_units=0,
                       head_dropout=0.0,
                       augment=AugmentConfig(translate=0.0, rotate=0.0, zoom=0.0,
                                             flip_horizontal=False))

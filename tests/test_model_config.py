@@ -56,6 +56,7 @@ def test_cnn_config_has_no_backbone_values():
     ("file", "output", "probits", "'model.output' must be one of"),
     ("cnn", "filters", [], "'model.filters' must be a non-empty list"),
     ("cnn", "augment", None, "'model.augment' must not be null"),
+    ("cnn", "padding", "full", "'model.padding' must be one of ['same', 'valid']"),
     ("cnn", "head", "max", "'model.head' must be one of ['gap', 'flatten']; received 'max'"),
     ("cnn", "dense_units", -1, "'model.dense_units' must be 0 (none) or a positive integer"),
     ("cnn", "batch_norm", None, "'model.batch_norm' must not be null"),
@@ -101,11 +102,11 @@ def test_the_fashion_preset_sets_data_model_and_training_together():
     cfg = validate(compose(REPO / "conf", ["experiment=fashion_fast"]))
     assert cfg.data.source == "fashion_mnist"
     assert (cfg.model.head, cfg.model.dense_units, cfg.model.batch_norm) == ("flatten", 128, False)
-    assert (cfg.train.batch_size, cfg.train.schedule, cfg.train.mixed_precision) == (512, "cosine",
+    assert (cfg.train.batch_size, cfg.train.schedule, cfg.train.mixed_precision) == (256, "cosine",
                                                                                     True)
     # a later override still wins over the preset
     cfg = validate(compose(REPO / "conf", ["experiment=fashion_fast", "train.epochs=2"]))
-    assert cfg.train.epochs == 2 and cfg.train.batch_size == 512
+    assert cfg.train.epochs == 2 and cfg.train.batch_size == 256
 
 
 def test_dvc_composes_the_preset_into_params(tmp_path):

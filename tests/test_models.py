@@ -16,7 +16,7 @@ NO_AUGMENT = AugmentConfig(translate=0.0, rotate=0.0, zoom=0.0, flip_horizontal=
 
 def _cfg(**kw) -> ModelConfig:
     base = dict(architecture="cnn", filters=[8, 16], convs_per_block=1, kernel_size=3,
-                block_dropout=0.0, batch_norm=True, head="gap", dense_units=0,
+                block_dropout=0.0, padding="same", batch_norm=True, head="gap", dense_units=0,
                 head_dropout=0.0, augment=NO_AUGMENT)
     return ModelConfig(**{**base, **kw})
 
@@ -31,6 +31,18 @@ def test_flatten_head_with_a_dense_layer_and_no_batch_norm():
     assert model.get_layer("dense").kernel.shape == (64, 12)
     out = model.predict(np.full((3, 8, 8, 1), 200, np.uint8), verbose=0)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_valid_padding_trims_each_conv_and_stops_clearly_when_the_map_is_too_small():
+    model = build_model(_cfg(padding="valid", head="flatten"), input_shape=(8, 8, 1),
+                        num_classes=4, seed=0)
+    # 8 -conv-> 6 -pool-> 3 -conv-> 1 -pool-> 1
+    assert model.get_layer("block1_conv1").output.shape[1:3] == (6, 6)
+    assert model.get_layer("flatten").output.shape[1] == 16
+    from classlens.errors import ConfigError
+    with pytest.raises(ConfigError, match="model.padding 'valid'.*smaller than model.kernel_size"):
+        build_model(_cfg(padding="valid", filters=[4, 4, 4]), input_shape=(8, 8, 1),
+                    num_classes=4, seed=0)
 
 
 def test_cnn_ends_in_logits_then_softmax():

@@ -56,6 +56,17 @@ def test_repro_runs_every_stage_then_is_a_noop(repo):
     run(["git", "commit", "-qm", "baseline results"], cwd=repo)
 
 
+@pytest.mark.parametrize("stage", ["evaluate", "analyze", "gate"])
+def test_stages_that_need_no_tensorflow_do_not_import_it(repo, stage):
+    """Each of these stages, run again as DVC runs it, never imports TensorFlow (seconds of
+    start-up per stage): read from `python -X importtime`, which lists every module imported."""
+    proc = run([sys.executable, "-X", "importtime", f"stages/{stage}.py"], cwd=repo)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "classlens.cli" in imported and "numpy" in imported  # the listing is real
+    assert not {m for m in imported if m.split(".")[0] in ("tensorflow", "keras")}, stage
+
+
 def test_exp_run_override_changes_what_trains(repo):
     baseline = _run_ref(repo)
     baseline_model = _lock_md5(repo, "models/model.keras")

@@ -28,11 +28,12 @@ DATA_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamm
 BACKBONES = ("mobilenet", "mobilenet_v2", "efficientnet_b0", "resnet50", "vgg16", "inception_v3")
 MODEL_ARCHITECTURES = ("cnn", *BACKBONES, "file")
 CNN_HEADS = ("gap", "flatten")
+CNN_PADDINGS = ("same", "valid")
 _BACKBONE_KEYS = ("architecture", "weights", "input_size", "head_dropout", "augment", "fine_tune")
 # The keys each architecture requires (and the only ones it accepts) under `model`.
 MODEL_KEYS: dict[str, tuple[str, ...]] = {
     "cnn": ("architecture", "filters", "convs_per_block", "kernel_size", "block_dropout",
-            "batch_norm", "head", "dense_units", "head_dropout", "augment"),
+            "padding", "batch_norm", "head", "dense_units", "head_dropout", "augment"),
     **{name: _BACKBONE_KEYS for name in BACKBONES},
     "mobilenet": (*_BACKBONE_KEYS, "alpha"),
     "mobilenet_v2": (*_BACKBONE_KEYS, "alpha"),
@@ -114,6 +115,7 @@ class ModelConfig:
     convs_per_block: Optional[int] = None
     kernel_size: Optional[int] = None
     block_dropout: Optional[float] = None
+    padding: Optional[str] = None  # CNN_PADDINGS: same keeps each block's map size, valid trims
     batch_norm: Optional[bool] = None  # BN after every conv (else the conv has a bias)
     head: Optional[str] = None  # CNN_HEADS: global average pooling, or flatten the last map
     dense_units: Optional[int] = None  # a hidden ReLU dense layer before `logits`; 0 = none
@@ -494,6 +496,8 @@ def _check_model(model: ModelConfig, raw_keys: list[str], source: str) -> None:
                 raise bad(key, "a positive integer", getattr(model, key))
         if not 0 <= model.block_dropout < 1:
             raise bad("block_dropout", "in [0, 1)", model.block_dropout)
+        if model.padding not in CNN_PADDINGS:
+            raise bad("padding", f"one of {list(CNN_PADDINGS)}", model.padding)
         if model.head not in CNN_HEADS:
             raise bad("head", f"one of {list(CNN_HEADS)}", model.head)
         if model.dense_units < 0:

@@ -34,6 +34,7 @@ def build_model(cfg: ModelConfig, *, input_shape: tuple[int, ...], num_classes: 
             convs_per_block=cfg.convs_per_block,
             kernel_size=cfg.kernel_size,
             block_dropout=cfg.block_dropout,
+            padding=cfg.padding,
             batch_norm=cfg.batch_norm,
             head=cfg.head,
             dense_units=cfg.dense_units,

@@ -8,6 +8,7 @@ import keras
 from keras import layers
 
 from classlens.config import AugmentConfig
+from classlens.errors import ConfigError
 
 
 def augmentation(cfg: AugmentConfig, *, seed: int) -> list[layers.Layer]:
@@ -38,6 +39,7 @@ def build_cnn(
     head_dropout: float,
     augment: AugmentConfig,
     seed: int,
+    padding: str = "same",
     batch_norm: bool = True,
     head: str = "gap",
     dense_units: int = 0,
@@ -52,6 +54,8 @@ def build_cnn(
         kernel_size, block_dropout, head_dropout: as named.
         augment: augmentation layers (training only).
         seed: seeds the augmentation and dropout layers.
+        padding: "same" (each conv keeps its map's size) or "valid" (each conv trims
+            kernel_size - 1 pixels: less compute, as the tutorials' CNNs do).
         batch_norm: batch normalization after each conv (the conv then has no bias).
         head: "gap" (global average pooling: any input size, few weights) or "flatten" (keeps
             where things are: more weights, better on small centred images such as
@@ -64,7 +68,13 @@ def build_cnn(
         x = layer(x)
     for b, width in enumerate(filters, start=1):
         for c in range(1, convs_per_block + 1):
-            x = layers.Conv2D(width, kernel_size, padding="same", use_bias=not batch_norm,
+            if padding == "valid" and min(x.shape[1:3]) < kernel_size:
+                raise ConfigError(
+                    f"model.padding 'valid': the {input_shape[0]}x{input_shape[1]} images shrink "
+                    f"to {x.shape[1]}x{x.shape[2]} before conv {c} of block {b}, smaller than "
+                    f"model.kernel_size {kernel_size}; use padding 'same' or fewer filters "
+                    "entries (blocks)")
+            x = layers.Conv2D(width, kernel_size, padding=padding, use_bias=not batch_norm,
                               name=f"block{b}_conv{c}")(x)
             # momentum 0.9 (not Keras' 0.99): small datasets give few steps per epoch, and the
             # moving statistics must settle within a handful of epochs for validation to mean much.

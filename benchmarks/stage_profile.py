@@ -1,0 +1,84 @@
+"""Run one DVC stage the way `python stages/<stage>.py` does, and report where its time went.
+
+Started by benchmarks/pipeline.py as `python -X importtime benchmarks/stage_profile.py <stage>`
+in a project whose inputs exist. On its last line it prints `PROFILE {json}`: the stage's wall
+time inside Python, the seconds spent in MLflow (every call into `classlens.tracking`, the only
+module that talks to MLflow, timed at the outermost call; its imports are done before the stage
+starts so that they count as imports) and whether TensorFlow was imported. The import time
+itself is read by the parent from `-X importtime` on stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sys
+import time
+
+started = time.perf_counter()
+
+import mlflow  # noqa: E402,F401  (imported first: MLflow's import is import time, not MLflow time)
+
+import classlens.tracking as tracking  # noqa: E402
+from classlens.cli import run_stage  # noqa: E402
+
+_spent = [0.0]
+_depth = [0]
+
+
+class _TimedContext:
+    """Times the __enter__ and __exit__ of a context manager a tracking function returned."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    def __enter__(self):
+        with _Clock():
+            return self._inner.__enter__()
+
+    def __exit__(self, *exc):
+        with _Clock():
+            return self._inner.__exit__(*exc)
+
+
+class _Clock:
+    def __enter__(self):
+        _depth[0] += 1
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        _depth[0] -= 1
+        if _depth[0] == 0:
+            _spent[0] += time.perf_counter() - self._start
+
+
+def _timed(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with _Clock():
+            result = function(*args, **kwargs)
+        if hasattr(result, "__enter__") and hasattr(result, "__exit__"):
+            return _TimedContext(result)
+        return result
+    return wrapper
+
+
+for _name, _value in list(vars(tracking).items()):
+    if inspect.isfunction(_value) and _value.__module__ == tracking.__name__:
+        setattr(tracking, _name, _timed(_value))
+
+
+def main() -> None:
+    stage = sys.argv[1]
+    before = time.perf_counter()
+    run_stage(stage)
+    done = time.perf_counter()
+    print("PROFILE " + json.dumps({
+        "stage": stage, "python_seconds": done - started, "stage_seconds": done - before,
+        "mlflow_seconds": _spent[0], "imports_tensorflow": "tensorflow" in sys.modules,
+    }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
