@@ -71,9 +71,9 @@ def main(argv=None) -> int:
         proc = subprocess.Popen([sys.executable, str(HERE / script), *extra], text=True,
                                 stdout=subprocess.PIPE)
         for line in proc.stdout:
+            print(line.rstrip(), flush=True)  # the scripts' own progress and tables too
             if line.startswith("{"):
                 row = json.loads(line)
-                print(line.rstrip(), flush=True)
                 if "meets_goal" in row:
                     row.setdefault("benchmark", name)
                     rows.append(row)

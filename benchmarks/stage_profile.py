@@ -3,13 +3,15 @@
 Started by benchmarks/pipeline.py as `python -X importtime benchmarks/stage_profile.py <stage>`
 in a project whose inputs exist. On its last line it prints `PROFILE {json}`: the stage's wall
 time inside Python, the seconds spent in MLflow (every call into `classlens.tracking`, the only
-module that talks to MLflow, timed at the outermost call; its imports are done before the stage
-starts so that they count as imports) and whether TensorFlow was imported. The import time
-itself is read by the parent from `-X importtime` on stderr.
+module that talks to MLflow, timed at the outermost call; `import mlflow` is done just before
+the first such call, outside the clock, so that it counts as import time, and only in stages
+that use MLflow) and whether TensorFlow was imported. The import time itself is read by the
+parent from `-X importtime` on stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json
@@ -17,8 +19,6 @@ import sys
 import time
 
 started = time.perf_counter()
-
-import mlflow  # noqa: E402,F401  (imported first: MLflow's import is import time, not MLflow time)
 
 import classlens.tracking as tracking  # noqa: E402
 from classlens.cli import run_stage  # noqa: E402
@@ -44,6 +44,8 @@ class _TimedContext:
 
 class _Clock:
     def __enter__(self):
+        if _depth[0] == 0:
+            import mlflow  # noqa: F401  (import time, not MLflow time; a no-op after the first)
         _depth[0] += 1
         self._start = time.perf_counter()
 
@@ -58,7 +60,7 @@ def _timed(function):
     def wrapper(*args, **kwargs):
         with _Clock():
             result = function(*args, **kwargs)
-        if hasattr(result, "__enter__") and hasattr(result, "__exit__"):
+        if isinstance(result, contextlib._GeneratorContextManager):  # stage_run, training_run
             return _TimedContext(result)
         return result
     return wrapper

@@ -68,13 +68,13 @@ def _input_pipeline_rate(x, y, *, batch_size: int, seed: int) -> float:
     return len(y) / (time.perf_counter() - started)
 
 
-def bench_train(data, reference: dict, *, epochs: int, seed: int) -> dict:
+def bench_train(data, reference: dict, *, epochs: int, seed: int, overrides=()) -> dict:
     """The tutorial model through the stage's own fit (conf/train/fast.yaml), same epochs."""
     from classlens.models.precision import apply_policy
     from classlens.training import fit
 
     (x_train, y_train), (x_test, y_test) = data
-    cfg = _compose("train=fast", f"train.epochs={epochs}")
+    cfg = _compose("train=fast", f"train.epochs={epochs}", *overrides)
     policy = apply_policy(cfg.train.mixed_precision)
     model = tutorial_cnn(x_train.shape[1:], 10, seed=seed, rescale=True)
     timer = EpochTimer()
@@ -100,14 +100,14 @@ def bench_train(data, reference: dict, *, epochs: int, seed: int) -> dict:
     return row
 
 
-def bench_time_to_accuracy(data, reference: dict, *, seed: int) -> dict:
+def bench_time_to_accuracy(data, reference: dict, *, seed: int, overrides=()) -> dict:
     """The preset, trained by the stage's fit on a 10% validation split of the training set."""
     from classlens.models import build_model
     from classlens.models.precision import apply_policy
     from classlens.training import fit
 
     (x_train, y_train), (x_test, y_test) = data
-    cfg = _compose("experiment=fashion_fast")
+    cfg = _compose("experiment=fashion_fast", *overrides)
     (train, val) = _split_val(x_train, y_train, fraction=cfg.data.val_fraction, seed=seed)
     policy = apply_policy(cfg.train.mixed_precision)
     model = build_model(cfg.model, input_shape=x_train.shape[1:], num_classes=10, seed=seed)
@@ -136,6 +136,8 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=0,
                         help="use the first N training images (a quick smoke run)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="Hydra overrides for our side (e.g. train.learning_rate=0.003)")
     args = parser.parse_args(argv)
 
     data = fashion_mnist()
@@ -150,9 +152,11 @@ def main(argv=None) -> int:
           **{k: round(v, 4) for k, v in reference.items()}, **machine()})
     rows = []
     if args.only in (None, "train"):
-        rows.append(emit(bench_train(data, reference, epochs=args.epochs, seed=args.seed)))
+        rows.append(emit(bench_train(data, reference, epochs=args.epochs, seed=args.seed,
+                                     overrides=args.set)))
     if args.only in (None, "time_to_accuracy"):
-        rows.append(emit(bench_time_to_accuracy(data, reference, seed=args.seed)))
+        rows.append(emit(bench_time_to_accuracy(data, reference, seed=args.seed,
+                                                overrides=args.set)))
     return 0 if all(r["meets_goal"] for r in rows) else 1
 
 
