@@ -72,18 +72,6 @@ def init_repo(project: Path) -> None:
     run(["git", "commit", "-qm", "project"], cwd=project)
 
 
-@pytest.fixture(autouse=True)
-def _no_leaked_tracking_uri():
-    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which classlens reads as the user's
-    override: never let one test's store leak into the next."""
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    yield
-    import mlflow
-
-    mlflow.set_tracking_uri(None)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch) -> Path:
     """A shrunk copy of the project as the working directory (no git)."""
@@ -126,3 +114,14 @@ def _no_leaked_tracking_uri():
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = before
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_dtype_policy():
+    """Stages run in-process by tests (`run_stage`) set Keras' global dtype policy, as their own
+    processes do under DVC: `train.mixed_precision=true` leaves mixed_bfloat16 behind on a CPU
+    with bfloat16, and a later test's model would silently compute in bfloat16. Put float32 back."""
+    yield
+    keras = sys.modules.get("keras")
+    if keras is not None and keras.mixed_precision.global_policy().name != "float32":
+        keras.mixed_precision.set_global_policy("float32")
