@@ -1,6 +1,6 @@
 """Run every benchmark, print one JSON line per figure as it comes, then one table.
 
-    python benchmarks/run.py                          # all (about 20 minutes on 2 cores)
+    python benchmarks/run.py                          # all (about 10-12 minutes on 2 cores)
     python benchmarks/run.py train predict            # some
     python benchmarks/run.py --out reports/bench.jsonl
 
