@@ -22,8 +22,7 @@ import pytest
 
 from classlens import paths
 from classlens.errors import InputError
-from classlens.serving.preprocessing import (PreprocessingRecord, decode_image, encode_png,
-                                             load_image)
+from classlens.serving.preprocessing import PreprocessingRecord, encode_png, load_image
 from tests.conftest import run
 
 CORRUPT = "zz_corrupt.png"
@@ -134,9 +133,22 @@ def test_other_sizes_and_colour_modes_are_converted(trained_project, tmp_path):
     np.testing.assert_array_equal(load_image(encode_png(same), record), same)
     with pytest.raises(InputError, match="big.txt: not an image"):
         (tmp_path / "big.txt").write_text("hello")
-        decode_image(tmp_path / "big.txt", record)
+        load_image(tmp_path / "big.txt", record)
     with pytest.raises(InputError, match="channels must be one of"):
         PreprocessingRecord(height=8, width=8, channels=2, class_names=["a"])
+    with pytest.raises(InputError, match="resize must be one of"):
+        PreprocessingRecord(height=8, width=8, channels=1, class_names=["a"], resize="squash")
+
+
+def test_a_record_of_the_first_format_still_loads():
+    """Models trained before the record named its resize mode keep working."""
+    old = {"format": "classlens.preprocessing/1", "height": 8, "width": 6, "channels": 3,
+           "class_names": ["a", "b"], "interpolation": "bicubic", "antialias": False,
+           "crop_to_aspect_ratio": False, "pad_to_aspect_ratio": True, "exif_transpose": True}
+    record = PreprocessingRecord.from_json(old)
+    assert (record.resize, record.interpolation, record.input_shape) == ("pad", "bicubic",
+                                                                          (8, 6, 3))
+    assert record.to_json()["format"] == "classlens.preprocessing/2"
 
 
 # ---------------------------------------------------------------- model card and preview

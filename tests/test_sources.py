@@ -383,3 +383,40 @@ def test_every_stage_runs_on_an_rgb_folder_and_traces_back_to_files(project, tmp
     assert set(metrics["per_class"]) == {"digit0", "digit1", "digit2", "digit3"}
     maps = np.load(paths.explain_maps("gradients", project / paths.EXPLAIN_DIR))
     assert maps.shape[1:] == (20, 20)
+
+
+def test_new_files_get_exactly_the_pixels_prepare_gave_the_model(project, tmp_path):
+    """`classlens predict` (and the MLflow model) preprocess a file with the prepare stage's own
+    code: for every prepared file (every format and mode, odd sizes and aspect ratios, centre
+    crop, Lanczos), the record stored with the model turns the file (as a path and as bytes)
+    into exactly the prepared array."""
+    from classlens.serving.preprocessing import (PreprocessingRecord, load_image,
+                                                 record_for_training)
+
+    root = tmp_path / "images"
+    make_folder(root, per_class=8)
+    rng = np.random.default_rng(0)
+    for n, (height, width, mode) in enumerate([(13, 20, "RGB"), (17, 9, "RGBA"), (11, 23, "L")]):
+        noise = rng.integers(0, 256, (height, width, len(mode)), dtype=np.uint8)
+        Image.fromarray(noise[..., 0] if mode == "L" else noise, mode).save(
+            root / f"digit{n}" / f"odd{n}.{'jpg' if mode == 'RGB' else 'png'}")
+    _prepare(project, "data=folder", f"data.root={root}", "data.image_size=[12,10]",
+             "data.channels=3", "data.resize=crop", "data.interpolation=lanczos")
+    cfg = load_params(project / "params.yaml")
+    record_path = tmp_path / "preprocessing.json"
+    record_for_training(image_shape=load_fingerprint()["image_shape"],
+                        class_names=load_classes(), data_options=cfg.data).write(record_path)
+    record = PreprocessingRecord.read(record_path)
+    assert (record.resize, record.interpolation, record.input_shape) == ("crop", "lanczos",
+                                                                          (12, 10, 3))
+
+    manifest = load_manifest()
+    assert len(manifest) == 27 and manifest["path"].str.startswith("digit").all()
+    for split, rows in manifest.groupby("split"):
+        prepared = load_split(split).images
+        for row in rows.itertuples():
+            path = root / row.path
+            np.testing.assert_array_equal(load_image(path, record), prepared[row.position],
+                                          err_msg=row.path)
+            np.testing.assert_array_equal(load_image(path.read_bytes(), record),
+                                          prepared[row.position], err_msg=row.path)

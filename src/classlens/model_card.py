@@ -21,6 +21,8 @@ from typing import Any, Optional
 EVALUATION_BEGIN = "<!-- classlens:evaluation:begin -->"
 EVALUATION_END = "<!-- classlens:evaluation:end -->"
 WEAK_CLASSES = 3  # classes listed as weakest (lowest F1)
+RESIZE_WORDS = {"stretch": "stretched to the size", "crop": "centre-cropped to the aspect ratio",
+                "pad": "padded with black to the aspect ratio"}
 
 
 @dataclass(frozen=True)
@@ -145,14 +147,12 @@ def render_card(
         f"{'s' if preprocessing['channels'] != 1 else ''}), {preprocessing['dtype']} pixels "
         f"{preprocessing['value_range'][0]}..{preprocessing['value_range'][1]}; "
         f"scaling {preprocessing['scaling']}.",
-        f"- New images: decoded with Pillow"
-        f"{', EXIF orientation applied' if preprocessing.get('exif_transpose') else ''}, "
-        f"converted to {preprocessing['color_mode']}, resized with "
-        f"{preprocessing['interpolation']} interpolation"
-        f"{' (cropped to the aspect ratio)' if preprocessing.get('crop_to_aspect_ratio') else ''}"
-        f"{' (padded to the aspect ratio)' if preprocessing.get('pad_to_aspect_ratio') else ''}"
-        " — stored in `preprocessing.json` with the model; `classlens predict` and the MLflow "
-        "model apply it.",
+        f"- New images: decoded with Pillow, EXIF orientation applied, converted to "
+        f"{preprocessing['color_mode']}, resized ("
+        f"{RESIZE_WORDS.get(preprocessing.get('resize'), 'stretched to the size')}) "
+        f"with {preprocessing['interpolation']} interpolation, by the same code that prepared "
+        "the training images — stored in `preprocessing.json` with the model; `classlens "
+        "predict` and the MLflow model apply it.",
         "",
         "## Training data",
         "",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Optional, Union
 
 import numpy as np
 
@@ -69,12 +69,21 @@ class ImageInfo:
 
 def conform_file(path: Path, spec: ConformSpec) -> tuple[np.ndarray, ImageInfo]:
     """Decode `path` and conform it; raises SkipImage with the reason when it cannot be used."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     try:
         if os.stat(path).st_size == 0:
             raise SkipImage("empty file (0 bytes)")
-        with Image.open(path) as image:
+    except OSError as err:
+        raise SkipImage(f"unreadable: {type(err).__name__}: {err.strerror}") from None
+    return conform_stream(path, spec)
+
+
+def conform_stream(source: Union[Path, BinaryIO], spec: ConformSpec) -> tuple[np.ndarray, ImageInfo]:
+    """Decode an image file given as a path or an open binary stream (bytes received by the
+    server, an upload) and conform it exactly as `conform_file` does; raises SkipImage."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(source) as image:
             width, height = image.size
             if width * height > spec.max_pixels:
                 raise SkipImage(f"over the pixel limit: {width}x{height} = {width * height} "

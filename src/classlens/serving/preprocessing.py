@@ -5,16 +5,17 @@ the train stage writes that recipe next to the model (`models/preprocessing.json
 logged MLflow model) and every consumer — `classlens predict`, the Python API, the MLflow server —
 reads it instead of asking the user to re-type a size or a colour mode:
 
-    {"format": "classlens.preprocessing/1",
+    {"format": "classlens.preprocessing/2",
      "height": 8, "width": 8, "channels": 1, "color_mode": "grayscale",
-     "dtype": "uint8", "value_range": [0, 255], "scaling": "inside the model",
-     "interpolation": "bilinear", "antialias": false,
-     "crop_to_aspect_ratio": false, "pad_to_aspect_ratio": false, "exif_transpose": true,
+     "resize": "stretch", "interpolation": "bilinear", "max_pixels": 89478485,
+     "dtype": "uint8", "value_range": [0, 255], "scaling": "inside the model ...",
      "class_names": ["0", "1", ...]}
 
-The model takes uint8 pixels as they are (its first layer rescales), so preprocessing is decoding,
-colour conversion and resizing only. Decoding is Pillow's; resizing is `keras.ops.image.resize`,
-the op Keras' own image-folder loader uses (with the same interpolation / crop / pad options).
+New images go through the prepare stage's own code (`classlens.data.conform`: Pillow decoding,
+EXIF orientation, 16-bit scaling, transparency onto black, colour conversion, and the configured
+stretch / crop / pad resize with the configured Pillow filter), so a file gives the model the same
+pixels whether it was prepared for training or sent to `classlens predict`. The model takes uint8
+pixels as they are (its first layer rescales).
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ import numpy as np
 
 from classlens.errors import InputError
 
-FORMAT = "classlens.preprocessing/1"
-# channels -> (name in the record, Pillow mode the decoded image is converted to)
-COLOR_MODES = {1: ("grayscale", "L"), 3: ("rgb", "RGB"), 4: ("rgba", "RGBA")}
-INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+FORMAT = "classlens.preprocessing/2"
+OLD_FORMAT = "classlens.preprocessing/1"  # Keras-style resize flags; read and translated
+COLOR_MODES = {1: "grayscale", 3: "rgb"}  # what the prepare stage produces
+RESIZE_MODES = ("stretch", "crop", "pad")
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")  # Pillow's
+DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
 
 ImageSource = Union[str, Path, bytes, BinaryIO]
 
@@ -46,11 +49,9 @@ class PreprocessingRecord:
     width: int
     channels: int
     class_names: list[str]
+    resize: str = "stretch"
     interpolation: str = "bilinear"
-    antialias: bool = False
-    crop_to_aspect_ratio: bool = False
-    pad_to_aspect_ratio: bool = False
-    exif_transpose: bool = True
+    max_pixels: int = DEFAULT_MAX_PIXELS
     dtype: str = "uint8"
     value_range: list[int] = field(default_factory=lambda: [0, 255])
     scaling: str = "inside the model (uint8 pixels are passed as they are)"
@@ -65,13 +66,22 @@ class PreprocessingRecord:
         if min(self.height, self.width) < 1 or not self.class_names:
             raise InputError("preprocessing record: needs a positive height and width and at "
                              "least one class name")
-        if self.crop_to_aspect_ratio and self.pad_to_aspect_ratio:
-            raise InputError("preprocessing record: crop_to_aspect_ratio and pad_to_aspect_ratio "
-                             "cannot both be true")
+        if self.resize not in RESIZE_MODES:
+            raise InputError(f"preprocessing record: resize must be one of "
+                             f"{list(RESIZE_MODES)}; received {self.resize!r}")
 
     @property
     def color_mode(self) -> str:
-        return COLOR_MODES[self.channels][0]
+        return COLOR_MODES[self.channels]
+
+    @property
+    def conform_spec(self):
+        """The prepare stage's `ConformSpec` for this record."""
+        from classlens.data.conform import ConformSpec
+
+        return ConformSpec(size=(self.height, self.width), channels=self.channels,
+                           resize=self.resize, interpolation=self.interpolation,
+                           max_pixels=self.max_pixels)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -87,6 +97,8 @@ class PreprocessingRecord:
 
     @classmethod
     def from_json(cls, raw: dict, *, source: str = "preprocessing record") -> "PreprocessingRecord":
+        if isinstance(raw, dict) and raw.get("format") == OLD_FORMAT:
+            raw = _from_format_1(raw)
         if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             raise InputError(f"{source}: not a classlens preprocessing record (expected "
                              f"format {FORMAT!r}); retrain with `dvc repro train`")
@@ -109,20 +121,30 @@ class PreprocessingRecord:
         return cls.from_json(raw, source=str(path))
 
 
+def _from_format_1(raw: dict) -> dict:
+    """A record written before format 2 (models trained by earlier versions): its Keras-style
+    crop / pad flags become the resize mode; the names of its three interpolations are Pillow's
+    too."""
+    resize = ("crop" if raw.get("crop_to_aspect_ratio") else
+              "pad" if raw.get("pad_to_aspect_ratio") else "stretch")
+    return {**raw, "format": FORMAT, "resize": resize}
+
+
 def record_for_training(*, image_shape: list[int] | tuple[int, ...], class_names: list[str],
                         data_options: Any = None) -> PreprocessingRecord:
     """The record for a model trained on prepared images of `image_shape` (H, W, C).
 
-    `data_options` is the `data` config section: its resize options (`interpolation`,
-    `crop_to_aspect_ratio`, `pad_to_aspect_ratio`, `antialias`) are copied when the section has
-    them, so the record follows whatever the prepare stage used; absent ones keep the defaults.
+    `data_options` is the `data` config section the prepare stage ran with: its `resize`,
+    `interpolation` and `max_image_pixels` are copied when the section has them, so the record
+    repeats whatever prepare did; absent ones keep the defaults.
     """
     height, width, channels = (int(v) for v in image_shape)
     options = {}
-    for name in ("interpolation", "antialias", "crop_to_aspect_ratio", "pad_to_aspect_ratio"):
-        value = getattr(data_options, name, None)
+    for record_name, data_name in (("resize", "resize"), ("interpolation", "interpolation"),
+                                   ("max_pixels", "max_image_pixels")):
+        value = getattr(data_options, data_name, None)
         if value is not None:
-            options[name] = value
+            options[record_name] = value
     return PreprocessingRecord(height=height, width=width, channels=channels,
                                class_names=list(class_names), **options)
 
@@ -130,59 +152,30 @@ def record_for_training(*, image_shape: list[int] | tuple[int, ...], class_names
 # ---------------------------------------------------------------- applying it
 
 
-def decode_image(source: ImageSource, record: PreprocessingRecord, *,
-                 name: str | None = None) -> np.ndarray:
-    """Read one image file (path, bytes or file object; any format Pillow reads) into the
-    record's colour mode, unresized: uint8 (h, w, channels). Raises `InputError` naming the
-    problem (and `name`, default the path) when the data is not a readable image."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def load_image(source: ImageSource, record: PreprocessingRecord, *,
+               name: str | None = None) -> np.ndarray:
+    """One image file (path, bytes or binary file object; any format Pillow reads) -> uint8
+    (H, W, C) model input, through the prepare stage's own decoding and resizing
+    (`classlens.data.conform`). Raises `InputError` naming the problem (and `name`, default the
+    path) when the data is not a usable image."""
+    from classlens.data.conform import SkipImage, conform_file, conform_stream
 
     if name is None:
         name = str(source) if isinstance(source, (str, Path)) else "image data"
-    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
     try:
-        with Image.open(stream) as image:
-            image.load()  # decode now: truncated files fail here, not later
-            if record.exif_transpose:
-                image = ImageOps.exif_transpose(image)
-            converted = image.convert(COLOR_MODES[record.channels][1])
-    except FileNotFoundError:
-        raise InputError(f"{name}: file not found") from None
-    except UnidentifiedImageError:
-        raise InputError(f"{name}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as err:  # truncated / corrupt pixel data
-        raise InputError(f"{name}: unreadable image ({err})") from None
-    array = np.asarray(converted, dtype=np.uint8)
-    return array.reshape(array.shape[0], array.shape[1], record.channels)
-
-
-def to_model_input(pixels: np.ndarray, record: PreprocessingRecord) -> np.ndarray:
-    """Resize decoded uint8 pixels (h, w, channels) to the record's size: uint8 (H, W, C).
-
-    Images already at the target size pass through untouched (bit-identical to the prepared
-    arrays); others go through `keras.ops.image.resize` with the record's options, then are
-    rounded and clipped back to uint8."""
-    if pixels.shape[:2] == (record.height, record.width):
-        return np.ascontiguousarray(pixels, dtype=np.uint8)
-    from keras import ops
-
-    resized = ops.image.resize(pixels.astype(np.float32), (record.height, record.width),
-                               interpolation=record.interpolation, antialias=record.antialias,
-                               crop_to_aspect_ratio=record.crop_to_aspect_ratio,
-                               pad_to_aspect_ratio=record.pad_to_aspect_ratio,
-                               data_format="channels_last")
-    return np.clip(np.rint(ops.convert_to_numpy(resized)), 0, 255).astype(np.uint8)
-
-
-def load_image(source: ImageSource, record: PreprocessingRecord, *,
-               name: str | None = None) -> np.ndarray:
-    """`decode_image` then `to_model_input`: one file -> uint8 (H, W, C) ready for the model."""
-    return to_model_input(decode_image(source, record, name=name), record)
+        if isinstance(source, (str, Path)):
+            pixels, _ = conform_file(Path(source), record.conform_spec)
+        else:
+            stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+            pixels, _ = conform_stream(stream, record.conform_spec)
+    except SkipImage as reason:
+        raise InputError(f"{name}: {reason}") from None
+    return pixels
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """One uint8 (H, W, C) image as PNG file bytes (grayscale, RGB or RGBA by its channels):
-    the inverse of `decode_image` for images already at the model's size."""
+    """One uint8 (H, W, C) image as PNG file bytes (grayscale or RGB by its channels): the
+    inverse of `load_image` for images already at the model's size."""
     from PIL import Image
 
     array = np.asarray(image, dtype=np.uint8)
