@@ -202,6 +202,24 @@ def test_card_and_preview_are_logged_with_the_run(trained_project, monkeypatch):
             "train/preprocessing.json"} <= logged
 
 
+def test_keras_model_is_logged_with_mlflows_keras_flavour(trained_project, monkeypatch):
+    import keras
+    import mlflow.keras
+
+    ref = json.loads((trained_project / paths.RUN_REF).read_text())
+    _use_store(trained_project, monkeypatch)
+    uri = mlflow.MlflowClient().get_run(ref["run_id"]).data.tags["classlens.keras_model_uri"]
+    logged = mlflow.keras.load_model(uri)
+    assert isinstance(logged, keras.Model)
+    inputs = mlflow.models.get_model_info(uri).signature.inputs.to_dict()[0]
+    assert inputs["tensor-spec"]["dtype"] == "uint8"
+    assert list(inputs["tensor-spec"]["shape"]) == [-1, 8, 8, 1]
+    images = np.load(trained_project / paths.split_images("test"))[:16]
+    saved = keras.models.load_model(trained_project / paths.MODEL, compile=False)
+    np.testing.assert_allclose(logged.predict(images, verbose=0),
+                               saved.predict(images, verbose=0), atol=1e-6)
+
+
 def test_augmentation_versions_differ_from_the_original(trained_project):
     import keras
 

@@ -31,6 +31,7 @@ TAG_DIGEST = "classlens.params_digest"
 TAG_TRAINED_IN = "classlens.trained_in_run"
 TAG_FORKED_FROM = "classlens.forked_from"
 TAG_MODEL_URI = "classlens.model_uri"
+TAG_KERAS_MODEL_URI = "classlens.keras_model_uri"
 ARTIFACTS_DIR = "mlartifacts"
 
 
@@ -428,6 +429,44 @@ def log_image_model(model_path: Path, record_path: Path, example_images: list[by
     """
     import base64
 
+    import mlflow
+    import pandas as pd
+
+    from classlens.serving import pyfunc
+
+    example = pd.DataFrame({pyfunc.INPUT_COLUMN: [base64.b64encode(b).decode("ascii")
+                                                  for b in example_images]})
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=pyfunc.MODEL_CODE,
+        artifacts={pyfunc.KERAS_ARTIFACT: str(model_path),
+                   pyfunc.RECORD_ARTIFACT: str(record_path)},
+        signature=pyfunc.signature(), input_example=example,
+        pip_requirements=_model_requirements())
+    mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
+    return info.model_uri
+
+
+def log_keras_model(model, example_images) -> str:
+    """Log the trained Keras model itself with MLflow's Keras flavour, its signature inferred
+    from `example_images` (uint8 model input) and the model's probabilities on them; returns its
+    URI (tag `classlens.keras_model_uri`). `mlflow.keras.load_model(uri)` gives the
+    `keras.Model` back, for fine-tuning or export; the image-file pyfunc of `log_image_model`
+    is the one to serve."""
+    import mlflow
+    import mlflow.keras
+    import numpy as np
+    from mlflow.models import infer_signature
+
+    examples = np.asarray(example_images)
+    signature = infer_signature(examples, model.predict(examples, verbose=0))
+    info = mlflow.keras.log_model(model, name="keras_model", signature=signature,
+                                  pip_requirements=_model_requirements())
+    mlflow.set_tag(TAG_KERAS_MODEL_URI, info.model_uri)
+    return info.model_uri
+
+
+def _model_requirements() -> list[str]:
+    """Pinned requirements of the logged models: the versions this run used."""
     import keras
     import mlflow
     import numpy as np
@@ -435,20 +474,9 @@ def log_image_model(model_path: Path, record_path: Path, example_images: list[by
     import PIL
     import tensorflow as tf
 
-    from classlens.serving import pyfunc
-
-    example = pd.DataFrame({pyfunc.INPUT_COLUMN: [base64.b64encode(b).decode("ascii")
-                                                  for b in example_images]})
-    requirements = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}",
-                    f"numpy=={np.__version__}", f"pandas=={pd.__version__}",
-                    f"pillow=={PIL.__version__}", f"mlflow=={mlflow.__version__}"]
-    info = mlflow.pyfunc.log_model(
-        name="model", python_model=pyfunc.MODEL_CODE,
-        artifacts={pyfunc.KERAS_ARTIFACT: str(model_path),
-                   pyfunc.RECORD_ARTIFACT: str(record_path)},
-        signature=pyfunc.signature(), input_example=example, pip_requirements=requirements)
-    mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
-    return info.model_uri
+    return [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}",
+            f"numpy=={np.__version__}", f"pandas=={pd.__version__}",
+            f"pillow=={PIL.__version__}", f"mlflow=={mlflow.__version__}"]
 
 
 def _store_for_loading(tracking_uri: Optional[str]) -> str:

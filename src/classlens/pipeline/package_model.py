@@ -5,7 +5,8 @@ Writes beside `models/model.keras`:
 - `model_card.md` — what the model is and was trained on (`classlens.model_card`);
 - `augmentation_preview.png` — training images with augmented versions (`classlens.augment_preview`);
 and logs, inside the open training run, the pyfunc model that `classlens predict` and
-`mlflow models serve` use (`classlens.serving.pyfunc`) plus those three files under `train/`.
+`mlflow models serve` use (`classlens.serving.pyfunc`), the Keras model itself through MLflow's
+Keras flavour, and those three files under `train/`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def package_model(model, cfg: Config, *, classes: list[str], fingerprint: dict, 
     model_uri = tracking.log_image_model(
         paths.MODEL, paths.PREPROCESSING,
         [encode_png(image) for image in np.asarray(example_images[:EXAMPLE_IMAGES])])
+    tracking.log_keras_model(model, np.asarray(example_images[:EXAMPLE_IMAGES]))
 
     best = history.iloc[best_epoch - 1]
     training = {"epochs_run": len(history), "best_epoch": best_epoch,
