@@ -126,7 +126,7 @@ def test_mlflow_holds_per_class_metrics_tables_images_and_the_report(trained_pro
               for a in client.list_artifacts(ref["run_id"], folder)}
     for name in ("evaluate/per_class.json", "evaluate/roc", "evaluate/reliability.png",
                  "analyze/galleries.json", "analyze/weak_classes.json", "analyze/galleries",
-                 "report/report.html"):
+                 "report/report.html", "report/model_card.md"):
         assert name in listed, name
     table = json.loads(Path(client.download_artifacts(ref["run_id"], "analyze/galleries.json"))
                        .read_text())
@@ -173,8 +173,25 @@ def _content(**kw) -> ReportContent:
         figures={"explanations": [Figure("saliency.png", PNG + b"0000")]}, **kw)
 
 
+def test_report_holds_the_model_card_completed_with_the_evaluated_metrics(trained_project):
+    card = (trained_project / paths.REPORT_MODEL_CARD).read_text()
+    metrics = _json(trained_project, paths.METRICS)
+    assert "Not evaluated yet" not in card and "Weakest classes" in card
+    assert f"| accuracy | {metrics['accuracy']:.4f}".rstrip("0").rstrip(".") in card
+    for name in map(str, range(10)):
+        assert f"| {name} | " in card, name
+    section = (trained_project / paths.REPORT).read_text().split("<section id='model-card'>")[1]
+    section = section.split("</section>")[0]
+    assert "<table>" in section and "Weakest classes" in section
+    assert "Not evaluated yet" not in section
+
+
 def test_render_escapes_names_and_lays_out_every_section():
-    page = render(_content())
+    page = render(_content(model_card="# Card\n\n<script>x()</script>\n\n| a | b |\n|---|---|\n"
+                                      "| <b>cat</b> | 1 |\n"))
+    card = page.split("<section id='model-card'>")[1].split("</section>")[0]
+    assert "<script>" not in card and "&lt;script&gt;" in card  # raw HTML is escaped
+    assert "<table>" in card and "<td>&lt;b&gt;cat&lt;/b&gt;</td>" in card
     assert "<b>cat</b>" not in page and "&lt;b&gt;cat&lt;/b&gt;" in page
     for section_id, _ in SECTIONS:
         assert f"<section id='{section_id}'>" in page

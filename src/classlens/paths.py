@@ -93,3 +93,4 @@ GATE_JSON = GATE_DIR / "gate.json"
 
 REPORT_DIR = Path("data/report")
 REPORT = REPORT_DIR / "report.html"
+REPORT_MODEL_CARD = REPORT_DIR / "model_card.md"  # the train stage's card, completed

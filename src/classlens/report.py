@@ -19,6 +19,7 @@ SECTIONS = [
     ("galleries", "Galleries"),
     ("label-suspects", "Label suspects"),
     ("explanations", "Explanations"),
+    ("model-card", "Model card"),
 ]
 
 
@@ -48,6 +49,7 @@ class ReportContent:
     analysis: dict  # data/analysis/summary.json
     figures: dict[str, list[Figure]] = field(default_factory=dict)  # section id -> figures
     tables: dict[str, list[Table]] = field(default_factory=dict)  # section id -> tables
+    model_card: str = ""  # Markdown (the completed model card); empty: none
 
 
 _STYLE = """
@@ -74,6 +76,8 @@ figure{margin:8px 0 16px}figure img{max-width:100%;height:auto;border:1px solid 
 figcaption{font-size:12px;color:#5b6570}.note{color:#5b6570;font-size:12px}.empty{color:#8a949e;
  font-style:italic}.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));
  gap:12px}
+.md table td,.md table th{text-align:left;white-space:normal}.md h1{font-size:17px}
+.md h2{font-size:15px;color:#1d232a}
 """
 
 # Click a header to sort by that column (numbers numerically, an em dash last); the page also
@@ -214,6 +218,14 @@ def _summary(content: ReportContent) -> str:
             f"{weak_line}{undefined_html}")
 
 
+def _markdown(text: str) -> str:
+    """Markdown (CommonMark plus tables) to HTML with markdown-it-py; raw HTML in the text is
+    escaped, not passed through."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+
+
 def render(content: ReportContent) -> str:
     """The report as one HTML string."""
     weak = content.analysis.get("weak_classes", [])
@@ -239,6 +251,8 @@ def render(content: ReportContent) -> str:
                            + _figures(content, "label-suspects", empty="no suspects")),
         "explanations": _figures(content, "explanations",
                                  empty="no explanation figures (run the explain stage)"),
+        "model-card": (f"<div class='md'>{_markdown(content.model_card)}</div>"
+                       if content.model_card else "<p class='empty'>no model card</p>"),
     }
     nav = "".join(f"<a href='#{sid}'>{_e(title)}</a>" for sid, title in SECTIONS)
     sections = "".join(f"<section id='{sid}'><h2>{_e(title)}</h2>{body[sid]}</section>"

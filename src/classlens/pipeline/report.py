@@ -1,5 +1,7 @@
 """Stage `report`: one self-contained HTML page per experiment (`data/report/report.html`) from
-what evaluate, analyze and explain wrote; logged to the experiment's MLflow run.
+what evaluate, analyze and explain wrote, and the model card completed with the evaluated metrics
+(`data/report/model_card.md`, also a section of the page); both logged to the experiment's
+MLflow run.
 
 The explanation figures are whatever PNGs the explain stage left in `data/explain/` (a directory
 listing, so the report does not depend on how explain names or draws them); none is fine.
@@ -15,6 +17,7 @@ from classlens import paths, tracking
 from classlens.atomic import write_text
 from classlens.config import Config
 from classlens.errors import InputError
+from classlens.model_card import completed_card
 from classlens.report import Figure, ReportContent, Table, render
 
 LIST_ROWS = 50  # rows of each long list shown in the report (the CSVs hold them all)
@@ -73,6 +76,7 @@ def collect(cfg: Config) -> ReportContent:
                 Figure(g["title"], Path(g["file"]).read_bytes()))
     suspects = galleries.get("label_suspects")
     explain_pngs = sorted(paths.EXPLAIN_DIR.rglob("*.png")) if paths.EXPLAIN_DIR.is_dir() else []
+    card = completed_card(paths.MODEL_CARD, paths.METRICS, confusion_path=paths.CONFUSION_MATRIX)
     a = analysis
     return ReportContent(
         title=f"classlens report \u2014 {cfg.tracking.experiment}"
@@ -125,14 +129,16 @@ def collect(cfg: Config) -> ReportContent:
                                        f"Suspects ranked by {a.get('suspect_score')}",
                                        "lower score = more suspicious")],
         },
+        model_card=card,
     )
 
 
 def run(cfg: Config) -> None:
     content = collect(cfg)
     page = render(content)
+    write_text(paths.REPORT_MODEL_CARD, content.model_card)
     write_text(paths.REPORT, page)
     with tracking.stage_run(paths.RUN_REF, cfg):
-        tracking.replace_artifacts([paths.REPORT], "report")
+        tracking.replace_artifacts([paths.REPORT, paths.REPORT_MODEL_CARD], "report")
     print(f"report: {paths.REPORT} ({len(page) / 1e6:.1f} MB, "
           f"{len(content.figures.get('explanations', []))} explanation figures)")
