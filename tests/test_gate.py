@@ -52,6 +52,17 @@ def test_degraded_class_fails_with_its_row_only():
     assert row.change == pytest.approx(-0.2) and "0.2 > 0.05" in row.reason
 
 
+def test_a_rule_naming_one_class_decides_that_class_before_the_wildcard():
+    # the first rule naming a metric decides it: a stricter floor for the class that matters,
+    # then a looser rule for every other class
+    rules = [Rule("per_class.dog.f1", floor=0.85), Rule("per_class.*.f1", max_drop=0.5)]
+    result = run_gate(_metrics(f1=(0.7, 0.8, 0.95)), _metrics(), rules)
+    assert result.to_json()["failed"] == ["per_class.dog.f1"]
+    assert sorted(r.metric for r in result.rows) == [
+        "per_class.cat.f1", "per_class.dog.f1", "per_class.emu.f1"]  # each judged once
+    assert next(r for r in result.rows if r.metric == "per_class.cat.f1").verdict == "pass"
+
+
 def test_floor_relative_drop_and_lower_is_better():
     result = run_gate(_metrics(acc=0.7, log_loss=0.5), _metrics(),
                       [Rule("accuracy", floor=0.75), Rule("log_loss", max_relative_drop=0.5),
