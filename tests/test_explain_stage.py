@@ -103,6 +103,13 @@ def test_stage_writes_maps_figures_and_trust(trained_project):
         assert record["flagged"] == bool(record["flags"])
     ig = trust["methods"]["integrated_gradients"]
     assert ig["completeness_relative_gap"] < 0.05
+    # per map: the gap is |sum of the map - (F(x) - F(baseline))|, and the summary aggregates it
+    ig_maps = np.load(out / paths.explain_maps("integrated_gradients").name)
+    np.testing.assert_allclose(index["ig_completeness_gap"],
+                               np.abs(ig_maps.sum(axis=(1, 2)) - index["ig_logit_delta"]),
+                               rtol=1e-3, atol=1e-4)
+    assert ig["completeness_gap_max"] == pytest.approx(index["ig_completeness_gap"].max(),
+                                                       rel=1e-4)
 
 
 def test_stage_logs_to_the_experiment_run(trained_project):

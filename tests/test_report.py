@@ -186,6 +186,17 @@ def test_report_holds_the_model_card_completed_with_the_evaluated_metrics(traine
     assert "Not evaluated yet" not in section
 
 
+def test_report_shows_each_explanation_methods_trust_numbers_and_flags(trained_project):
+    trust = _json(trained_project, paths.EXPLAIN_TRUST)
+    section = (trained_project / paths.REPORT).read_text().split("<section id='explanations'>")[1]
+    table = section.split("</section>")[0].split("Trust checks per method")[1].split("</table>")[0]
+    for method, record in trust["methods"].items():
+        row = table.split(f">{method}</td>")[1].split("</tr>")[0]
+        assert f">{record['deletion_auc']:.4f}<" in row, method
+        for flag in record["flags"]:
+            assert flag.replace("'", "&#x27;") in row, (method, flag)
+
+
 def test_render_escapes_names_and_lays_out_every_section():
     page = render(_content(model_card="# Card\n\n<script>x()</script>\n\n| a | b |\n|---|---|\n"
                                       "| <b>cat</b> | 1 |\n"))

@@ -249,8 +249,8 @@ def render(content: ReportContent) -> str:
                            "are suspects to review, not verdicts.</p>"
                            + _tables(content, "label-suspects")
                            + _figures(content, "label-suspects", empty="no suspects")),
-        "explanations": _figures(content, "explanations",
-                                 empty="no explanation figures (run the explain stage)"),
+        "explanations": _tables(content, "explanations") + _figures(
+            content, "explanations", empty="no explanation figures (run the explain stage)"),
         "model-card": (f"<div class='md'>{_markdown(content.model_card)}</div>"
                        if content.model_card else "<p class='empty'>no model card</p>"),
     }

@@ -55,3 +55,22 @@ def completeness_numbers(result) -> dict[str, Optional[float]]:
         "completeness_relative_gap": (float(result.gap.sum()) / total_delta
                                       if total_delta > 0 else None),
     }
+
+
+# the columns a reader compares first (the report's trust table); trust.json holds the rest
+HEADLINE_COLUMNS = ("method", "flagged", "flags", "deletion_auc", "deletion_auc_random",
+                    "insertion_auc", "insertion_auc_random", "spearman_final",
+                    "completeness_relative_gap", "seconds")
+
+
+def trust_rows(trust: Mapping, columns: Optional[tuple[str, ...]] = None) -> list[dict]:
+    """trust.json's methods as one flat row each (lists and nested dicts left out, flags joined
+    into one string); only `columns`, in that order, when given (missing ones are None)."""
+    rows = []
+    for method, record in trust["methods"].items():
+        row = {"method": method, **{k: v for k, v in record.items()
+                                    if not isinstance(v, (list, dict))},
+               "flags": "; ".join(record.get("flags", []))}
+        rows.append(row if columns is None else {c: row.get(c) for c in columns})
+    return rows
+

@@ -18,6 +18,9 @@ from classlens.predictions import read_predictions
 
 INDEX_COLUMNS = ["row", "image", "id", "path", "position", "group", "true_label", "pred_label",
                  "confidence", "target", "target_label", "target_kind"]
+# per map, when Integrated Gradients ran: F(x) - F(baseline) of the target logit and the
+# completeness gap |sum of attributions - that difference|
+IG_COLUMNS = ["ig_logit_delta", "ig_completeness_gap"]
 
 
 def method_options(cfg: ExplainConfig, *, seed: int) -> dict[str, dict]:
@@ -80,6 +83,8 @@ def run(cfg: Config) -> None:
             maps[name] = explainer.explain(row_images, row_targets)
         seconds[name] = time.perf_counter() - start
 
+    if completeness is not None:
+        rows = rows.assign(ig_logit_delta=completeness.delta, ig_completeness_gap=completeness.gap)
     trust, trust_data = _trust_checks(model, explainers, maps, rows, row_images, ecfg,
                                       seed=cfg.seed, completeness=completeness)
     for name in maps:
@@ -184,7 +189,8 @@ def _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data, ac
             files.append(paths.EXPLAIN_DIR / path.name)
             return out / path.name
 
-        write_csv(target(paths.EXPLAIN_INDEX), rows[INDEX_COLUMNS])
+        write_csv(target(paths.EXPLAIN_INDEX),
+                  rows[INDEX_COLUMNS + [c for c in IG_COLUMNS if c in rows]])
         write_json(target(paths.EXPLAIN_TRUST), trust)
         for name, method_maps in maps.items():
             save_npy(target(paths.explain_maps(name)), method_maps)
@@ -236,8 +242,6 @@ def _flat_metrics(trust: dict) -> dict[str, float]:
 def _trust_table(trust: dict):
     import pandas as pd
 
-    return pd.DataFrame([
-        {"method": method, **{k: v for k, v in record.items()
-                              if not isinstance(v, (list, dict))},
-         "flags": "; ".join(record["flags"])}
-        for method, record in trust["methods"].items()])
+    from classlens.explain.trust import trust_rows
+
+    return pd.DataFrame(trust_rows(trust))

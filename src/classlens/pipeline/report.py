@@ -17,6 +17,7 @@ from classlens import paths, tracking
 from classlens.atomic import write_text
 from classlens.config import Config
 from classlens.errors import InputError
+from classlens.explain.trust import HEADLINE_COLUMNS, trust_rows
 from classlens.model_card import completed_card
 from classlens.report import Figure, ReportContent, Table, render
 
@@ -77,6 +78,17 @@ def collect(cfg: Config) -> ReportContent:
     suspects = galleries.get("label_suspects")
     explain_pngs = sorted(paths.EXPLAIN_DIR.rglob("*.png")) if paths.EXPLAIN_DIR.is_dir() else []
     card = completed_card(paths.MODEL_CARD, paths.METRICS, confusion_path=paths.CONFUSION_MATRIX)
+    trust_tables = []
+    if paths.EXPLAIN_TRUST.exists():
+        trust = json.loads(paths.EXPLAIN_TRUST.read_text(encoding="utf-8"))
+        trust_tables.append(Table(
+            "Trust checks per method", trust_rows(trust, HEADLINE_COLUMNS),
+            note=f"On {trust.get('images')} explained images. AUCs: predicted-class probability "
+                 "as pixels are deleted (lower is better) or inserted (higher is better) in the "
+                 "map's order; *_random: the same in random orders. spearman_final: rank "
+                 "correlation with the maps of the fully re-initialised model (near 0 is "
+                 "good). A flagged method did no better than random or barely depends on the "
+                 "model: trust its maps least."))
     a = analysis
     return ReportContent(
         title=f"classlens report \u2014 {cfg.tracking.experiment}"
@@ -128,6 +140,7 @@ def collect(cfg: Config) -> ReportContent:
             "label-suspects": [_titled(_csv(paths.LABEL_SUSPECTS, head=LIST_ROWS),
                                        f"Suspects ranked by {a.get('suspect_score')}",
                                        "lower score = more suspicious")],
+            "explanations": trust_tables,
         },
         model_card=card,
     )
