@@ -125,6 +125,32 @@ def test_backbone_family_trains_in_two_phases_saves_and_explains(architecture, d
     assert maps.shape == (6, 8, 8) and np.isfinite(maps).all() and maps.sum() > 0
 
 
+def test_pretrained_backbone_stays_frozen_in_phase1_and_its_batch_norm_in_both(digits,
+                                                                              tmp_path):
+    # pretrained weights (a local file, as a user without internet gives them): phase 1 moves
+    # only the head, the backbone runs with training=False; phase 2 moves exactly the unfrozen
+    # layers, batch norm (scales and statistics) never
+    source = backbones.create_backbone("mobilenet", size=(32, 32), weights=None, alpha=0.25)
+    rng = np.random.default_rng(0)
+    source.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") if "variance" not in
+                        w.path else np.ones(w.shape, "float32") for w in source.weights])
+    path = tmp_path / "mobilenet_025_notop.weights.h5"
+    source.save_weights(path)
+    train, val = digits
+    cfg = model_config("mobilenet", f"model.weights={path}", "model.fine_tune.epochs=1",
+                       "model.fine_tune.learning_rate=0.01")
+    seed_everything(0, deterministic=False)
+    model = build_model(cfg, input_shape=(8, 8, 1), num_classes=10, seed=0)
+    base = model.get_layer(BACKBONE_LAYER)
+    assert not base.trainable_weights  # nothing of a pretrained backbone trains in phase 1
+    cfg.fine_tune.unfreeze = len(base.layers) // 4
+    plan = fine_tune_plan(model, cfg)
+    unfrozen = set(_unfrozen_names(model, cfg))
+    snaps = _Snapshots()
+    fit(model, train, val, tiny_train_config(), seed=0, fine_tune=plan, extra_callbacks=[snaps])
+    _check_phases(base, snaps, unfrozen, batch_norm_frozen=True)
+
+
 def _check_phases(base, snaps, unfrozen: set[str], *, batch_norm_frozen: bool) -> None:
     """Phase 1 moved only the head (and random-init batch norm); phase 2 moved exactly the
     unfrozen layers among the rest."""
