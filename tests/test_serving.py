@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,6 +96,34 @@ def test_cli_predict_by_run_id_and_table(trained_project, test_pngs):
     assert lines[0].split()[:3] == ["image", "label", "prob"] and len(lines) == 3
     expected = _stage_labels(trained_project)
     assert [line.split()[1] for line in lines[1:]] == [expected[0], expected[1]]
+
+
+def test_cli_predict_by_registered_model_uri(trained_project, test_pngs, tmp_path):
+    # a copy of the project, so registering a model leaves the shared store as it was
+    project = tmp_path / "copy"
+    shutil.copytree(trained_project, project)
+    ref = json.loads((project / paths.RUN_REF).read_text())
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    uri = client.get_run(ref["run_id"]).data.tags["classlens.model_uri"]
+    client.create_registered_model("digits-cnn")
+    version = client.create_model_version("digits-cnn", uri, run_id=ref["run_id"])
+    files = [str(test_pngs / "part0" / "0000.png"), str(test_pngs / "part1" / "0001.png")]
+    proc = run(["classlens", "predict", f"models:/digits-cnn/{version.version}", *files,
+                "--format", "json"], cwd=project)
+    expected = _stage_labels(trained_project)
+    assert [json.loads(line)["label"] for line in proc.stdout.splitlines()] == [
+        expected[0], expected[1]]
+
+
+def test_progress_bar_counts_every_image(trained_project, test_pngs, capsys):
+    from classlens.serving import load_predictor
+
+    files = sorted((test_pngs / "part0").glob("*.png"))[:30]
+    load_predictor(trained_project / paths.MODEL).predict(files, batch_size=8, progress=True)
+    bar = capsys.readouterr().err
+    assert "30/30" in bar and "image" in bar  # tqdm's last line: every image, in 4 batches
+    load_predictor(trained_project / paths.MODEL).predict(files, batch_size=8, progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_cli_predict_bad_model_is_one_line(trained_project, test_pngs, tmp_path):
