@@ -184,6 +184,7 @@ def test_report_holds_the_model_card_completed_with_the_evaluated_metrics(traine
     section = section.split("</section>")[0]
     assert "<table>" in section and "Weakest classes" in section
     assert "Not evaluated yet" not in section
+    assert "&lt;details&gt;" not in section and "&lt;!--" not in section  # markers dropped
 
 
 def test_report_shows_each_explanation_methods_trust_numbers_and_flags(trained_project):

@@ -220,9 +220,14 @@ def _summary(content: ReportContent) -> str:
 
 def _markdown(text: str) -> str:
     """Markdown (CommonMark plus tables) to HTML with markdown-it-py; raw HTML in the text is
-    escaped, not passed through."""
+    escaped, not passed through. HTML comments and <details>/<summary> folds (the model card's
+    section markers and its collapsed layer table on GitHub) are dropped first, so they do not
+    show as text; the page shows everything unfolded."""
+    import re
+
     from markdown_it import MarkdownIt
 
+    text = re.sub(r"<!--.*?-->|</?details>|<summary>.*?</summary>", "", text, flags=re.S)
     return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
 
 
