@@ -21,17 +21,18 @@ weights (speed does not depend on training); the options are the stage's default
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # the goal is stated for the CPU
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import best_of, emit, figure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL = 5.0
@@ -43,15 +44,6 @@ def _images(shape: tuple[int, int, int], n: int) -> np.ndarray:
 
         return np.rint(load_digits().images[:n] * 255 / 16).astype(np.uint8)[..., None]
     return np.random.default_rng(0).integers(0, 256, (n, *shape)).astype(np.uint8)
-
-
-def _best_of(repeats: int, fn) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def tutorial_loop(name: str, model, explainer, images, targets) -> None:
@@ -130,27 +122,19 @@ def main() -> int:
         explainer = make_explainer(name, model, batch_size=cfg.explain.batch_size,
                                    **options[name])
         explainer.explain(images[:2], targets[:2])  # trace once; both sides reuse it
-        batched = _best_of(args.repeats, lambda: explainer.explain(images, targets))
-        own = _best_of(args.repeats, lambda: [explainer.explain(images[i:i + 1],
-                                                                targets[i:i + 1])
-                                              for i in range(len(images))])
+        batched = best_of(args.repeats, lambda: explainer.explain(images, targets))
+        own = best_of(args.repeats, lambda: [explainer.explain(images[i:i + 1],
+                                                               targets[i:i + 1])
+                                             for i in range(len(images))])
         # eager loops are slow and far from the batched figure: one timing is enough
-        tutorial = _best_of(1, lambda: tutorial_loop(name, model, explainer, images,
-                                                                targets))
-        row = {"benchmark": "explain", "method": name, "images": len(images),
-               "figure": f"{name}: batched vs tutorial one-image loop",
-               "ours": round(len(images) / batched, 1),
-               "reference": round(len(images) / tutorial, 1), "unit": "images/s",
-               "ratio": round(tutorial / batched, 2),
-               "shape": list(shape), "batch_size": cfg.explain.batch_size,
-               "batched_images_per_s": round(len(images) / batched, 1),
-               "tutorial_loop_images_per_s": round(len(images) / tutorial, 1),
-               "speedup": round(tutorial / batched, 2),
-               "own_loop_images_per_s": round(len(images) / own, 1),
-               "speedup_vs_own_loop": round(own / batched, 2),
-               "goal": GOAL, "meets_goal": tutorial / batched >= GOAL}
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+        tutorial = best_of(1, lambda: tutorial_loop(name, model, explainer, images, targets))
+        row = figure("explain", f"{name}: batched vs tutorial one-image loop",
+                     ours=len(images) / batched, reference=len(images) / tutorial,
+                     unit="images/s", goal=GOAL, method=name, images=len(images),
+                     shape=list(shape), batch_size=cfg.explain.batch_size,
+                     own_loop_images_per_s=round(len(images) / own, 1),
+                     speedup_vs_own_loop=round(own / batched, 2))
+        rows.append(emit(row))
 
     print(f"\n{len(images)} images {shape[0]}x{shape[1]}x{shape[2]}, CPU, "
           f"tensorflow {tf.__version__}, keras {keras.__version__}, "
@@ -158,8 +142,8 @@ def main() -> int:
     print(f"{'method':<22}{'batched':>10}{'tutorial loop':>15}{'speedup':>9}"
           f"{'own loop':>10}{'speedup':>9}   (images/s; goal >= {GOAL}x vs the tutorial loop)")
     for row in rows:
-        print(f"{row['method']:<22}{row['batched_images_per_s']:>10.1f}"
-              f"{row['tutorial_loop_images_per_s']:>15.1f}{row['speedup']:>8.1f}x"
+        print(f"{row['method']:<22}{row['ours']:>10.1f}"
+              f"{row['reference']:>15.1f}{row['ratio']:>8.1f}x"
               f"{row['own_loop_images_per_s']:>10.1f}{row['speedup_vs_own_loop']:>8.1f}x   "
               f"{'ok' if row['meets_goal'] else 'BELOW GOAL'}")
     return 0 if all(row["meets_goal"] for row in rows) else 1

@@ -68,12 +68,16 @@ def test_augmentation_only_acts_in_training():
     assert not np.allclose(model(x, training=True), model(x, training=False))
 
 
-def test_fit_improves_and_keeps_best_val_weights():
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as the prepared uint8 8x8x1 images and their labels."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    x = np.rint(digits.images * 255 / 16).astype(np.uint8)[..., None]
-    y = digits.target
+    return np.rint(digits.images * 255 / 16).astype(np.uint8)[..., None], digits.target
+
+
+def test_fit_improves_and_keeps_best_val_weights():
+    x, y = _digits()
     seed_everything(0, deterministic=False)
     model = build_model(_cfg(), input_shape=(8, 8, 1), num_classes=10, seed=0)
     train_cfg = TrainConfig(epochs=4, batch_size=64, learning_rate=0.01,
@@ -92,11 +96,7 @@ def test_fit_improves_and_keeps_best_val_weights():
 
 
 def test_cosine_schedule_warms_up_then_decays_to_the_floor():
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    x = np.rint(digits.images * 255 / 16).astype(np.uint8)[..., None]
-    y = digits.target
+    x, y = _digits()
     seed_everything(0, deterministic=False)
     model = build_model(_cfg(), input_shape=(8, 8, 1), num_classes=10, seed=0)
     train_cfg = TrainConfig(epochs=5, batch_size=100, learning_rate=0.01,

@@ -18,11 +18,12 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
+from classlens.data.conform import INTERPOLATIONS, RESIZE_MODES
 from classlens.errors import ConfigError
 
 DATA_SOURCES = ("digits", "folder", "csv", "idx", "mnist", "fashion_mnist", "cifar10", "cifar100")
-DATA_RESIZE_MODES = ("stretch", "crop", "pad")
-DATA_INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
+DATA_RESIZE_MODES = RESIZE_MODES  # what classlens.data.conform (Pillow) does
+DATA_INTERPOLATIONS = INTERPOLATIONS
 # keras.applications backbones (classlens.models.backbones holds their specs; a test keeps the two
 # in sync) -- kept here as names so that loading params never imports Keras.
 BACKBONES = ("mobilenet", "mobilenet_v2", "efficientnet_b0", "resnet50", "vgg16", "inception_v3")

@@ -112,7 +112,7 @@ def fit_distributed(
     import pandas as pd
     import tensorflow as tf
 
-    from classlens.training import MONITOR, FitResult, learning_rate
+    from classlens.training import MONITOR, FitResult, learning_rate, plateau_callbacks
 
     with strategy.scope():
         model = build_model()
@@ -170,10 +170,7 @@ def fit_distributed(
     callbacks = keras.callbacks.CallbackList(
         [keras.callbacks.ModelCheckpoint(best, monitor=MONITOR, save_best_only=True,
                                          save_weights_only=True),
-         *([keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, factor=cfg.reduce_lr_factor,
-                                              patience=cfg.reduce_lr_patience,
-                                              min_lr=cfg.min_learning_rate)]
-           if cfg.schedule == "plateau" else []),
+         *plateau_callbacks(cfg),
          early, *extra_callbacks],
         model=model, add_history=False, add_progbar=False)
     rows = []

@@ -107,6 +107,15 @@ class _LogLearningRate(keras.callbacks.Callback):
                 self.model.optimizer.learning_rate))
 
 
+def plateau_callbacks(cfg: TrainConfig) -> list[keras.callbacks.Callback]:
+    """ReduceLROnPlateau for schedule `plateau`; none for `cosine` (the schedule sets the rate)."""
+    if cfg.schedule != "plateau":
+        return []
+    return [keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, factor=cfg.reduce_lr_factor,
+                                              patience=cfg.reduce_lr_patience,
+                                              min_lr=cfg.min_learning_rate)]
+
+
 def learning_rate(cfg: TrainConfig, base_rate: float, *, steps: int):
     """What the optimizer gets for a phase of `steps` steps: `base_rate` itself (schedule
     `plateau`; ReduceLROnPlateau then cuts it), or warm-up then cosine decay (schedule `cosine`):
@@ -163,14 +172,11 @@ def fit(
         early = keras.callbacks.EarlyStopping(
             monitor=MONITOR, patience=cfg.early_stopping_patience, restore_best_weights=True
         )
-        plateau = ([keras.callbacks.ReduceLROnPlateau(
-            monitor=MONITOR, factor=cfg.reduce_lr_factor, patience=cfg.reduce_lr_patience,
-            min_lr=cfg.min_learning_rate)] if cfg.schedule == "plateau" else [])
         callbacks = [
             # its `best` is kept across fit() calls: the checkpoint is the best of both phases
             keras.callbacks.ModelCheckpoint(best, monitor=MONITOR, save_best_only=True,
                                             save_weights_only=True),
-            *plateau,
+            *plateau_callbacks(cfg),
             _LogLearningRate(),
             early,
             marker,

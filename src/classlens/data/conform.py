@@ -18,6 +18,9 @@ import numpy as np
 
 from classlens.errors import ConfigError
 
+RESIZE_MODES = ("stretch", "crop", "pad")
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")  # Pillow's
+DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
 # Pillow modes holding one channel of intensity; everything else is treated as colour.
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 WIDE_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
@@ -43,7 +46,7 @@ class ConformSpec:
     channels: int
     resize: str = "stretch"
     interpolation: str = "bilinear"
-    max_pixels: int = 89_478_485
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     @classmethod
     def from_config(cls, *, image_size: list[int], channels: int, resize: str,

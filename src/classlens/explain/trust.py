@@ -73,4 +73,3 @@ def trust_rows(trust: Mapping, columns: Optional[tuple[str, ...]] = None) -> lis
                "flags": "; ".join(record.get("flags", []))}
         rows.append(row if columns is None else {c: row.get(c) for c in columns})
     return rows
-

@@ -29,14 +29,13 @@ from typing import Any, BinaryIO, Union
 
 import numpy as np
 
+from classlens.data.conform import (DEFAULT_MAX_PIXELS, INTERPOLATIONS, RESIZE_MODES,
+                                    ConformSpec, SkipImage, conform_file, conform_stream)
 from classlens.errors import InputError
 
 FORMAT = "classlens.preprocessing/2"
 OLD_FORMAT = "classlens.preprocessing/1"  # Keras-style resize flags; read and translated
 COLOR_MODES = {1: "grayscale", 3: "rgb"}  # what the prepare stage produces
-RESIZE_MODES = ("stretch", "crop", "pad")
-INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")  # Pillow's
-DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
 
 ImageSource = Union[str, Path, bytes, BinaryIO]
 
@@ -75,10 +74,8 @@ class PreprocessingRecord:
         return COLOR_MODES[self.channels]
 
     @property
-    def conform_spec(self):
+    def conform_spec(self) -> ConformSpec:
         """The prepare stage's `ConformSpec` for this record."""
-        from classlens.data.conform import ConformSpec
-
         return ConformSpec(size=(self.height, self.width), channels=self.channels,
                            resize=self.resize, interpolation=self.interpolation,
                            max_pixels=self.max_pixels)
@@ -158,8 +155,6 @@ def load_image(source: ImageSource, record: PreprocessingRecord, *,
     (H, W, C) model input, through the prepare stage's own decoding and resizing
     (`classlens.data.conform`). Raises `InputError` naming the problem (and `name`, default the
     path) when the data is not a usable image."""
-    from classlens.data.conform import SkipImage, conform_file, conform_stream
-
     if name is None:
         name = str(source) if isinstance(source, (str, Path)) else "image data"
     try:
