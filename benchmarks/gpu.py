@@ -1,7 +1,7 @@
 """GPU figures (run on a machine where TensorFlow sees a GPU): the train stage's step under
 mixed precision as a fraction of a bare loop over data already on the device, and predict.
 
-- `gpu_train`: images/s of `classlens.training.fit` (the stage's tf.data pipeline from host
+- `gpu_train`: images/s of `classlens.training.loop.fit` (the stage's tf.data pipeline from host
   uint8 arrays, `conf/train/fast.yaml`, mixed_float16) against a bare loop: the same model's
   own `train_step` in one `tf.function`, over batches already in GPU memory (no input pipeline
   at all: the most the model allows). Goal: >= 0.9 of it.
@@ -72,9 +72,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from classlens.config import compose, validate
-    from classlens.inference import predict_probabilities
+    from classlens.models.inference import predict_probabilities
     from classlens.models.precision import apply_policy
-    from classlens.training import fit
+    from classlens.training.loop import fit
 
     gpu = _gpu_name()
     if not gpu and not args.allow_cpu:

@@ -1,4 +1,4 @@
-"""Prediction speed: the predict stage's own path (`classlens.inference.predict_probabilities`,
+"""Prediction speed: the predict stage's own path (`classlens.models.inference.predict_probabilities`,
 streaming batches of `predict.batch_size` from a prepared split's `.npy` file with positioned
 reads) against the tutorial way, `model.predict` on the float array already in memory (Keras'
 default batch of 32), on the same weights and the same Fashion-MNIST images. Goal: at least
@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     import time
 
     from classlens.config import compose, validate
-    from classlens.inference import predict_probabilities
+    from classlens.models.inference import predict_probabilities
     from common import REPO
 
     batch_size = validate(compose(REPO / "conf")).predict.batch_size

@@ -1,6 +1,6 @@
 """Training speed on Fashion-MNIST, against the usual tutorial way, measured side by side:
 
-- `train`: images/s of the train stage's own input pipeline and step (`classlens.training.fit`:
+- `train`: images/s of the train stage's own input pipeline and step (`classlens.training.loop.fit`:
   tf.data from the uint8 arrays, prefetch, the batch size and schedule of `conf/train/fast.yaml`)
   against the tutorial's `model.fit` on the float NumPy array at batch 32, on the same model
   (the tutorial's two-block CNN) and data, for the same epochs. Goal: >= 1.5x, with test
@@ -43,7 +43,7 @@ def _compose(*overrides: str):
 
 
 def _test_accuracy(model, images, labels, *, batch_size: int) -> float:
-    from classlens.inference import predict_probabilities
+    from classlens.models.inference import predict_probabilities
 
     probabilities = predict_probabilities(model, images, batch_size=batch_size)
     return float((probabilities.argmax(axis=1) == labels).mean())
@@ -59,7 +59,7 @@ def _split_val(x, y, *, fraction: float, seed: int):
 def _input_pipeline_rate(x, y, *, batch_size: int, seed: int) -> float:
     """Images/s of the stage's tf.data pipeline alone (one shuffled epoch, no model): how far
     it is from being what limits a step."""
-    from classlens.training import make_dataset
+    from classlens.training.loop import make_dataset
 
     dataset = make_dataset(x, y, batch_size=batch_size, shuffle=True, seed=seed)
     started = time.perf_counter()
@@ -71,7 +71,7 @@ def _input_pipeline_rate(x, y, *, batch_size: int, seed: int) -> float:
 def bench_train(data, reference: dict, *, epochs: int, seed: int, overrides=()) -> dict:
     """The tutorial model through the stage's own fit (conf/train/fast.yaml), same epochs."""
     from classlens.models.precision import apply_policy
-    from classlens.training import fit
+    from classlens.training.loop import fit
 
     (x_train, y_train), (x_test, y_test) = data
     cfg = _compose("train=fast", f"train.epochs={epochs}", *overrides)
@@ -104,7 +104,7 @@ def bench_time_to_accuracy(data, reference: dict, *, seed: int, overrides=()) ->
     """The preset, trained by the stage's fit on a 10% validation split of the training set."""
     from classlens.models import build_model
     from classlens.models.precision import apply_policy
-    from classlens.training import fit
+    from classlens.training.loop import fit
 
     (x_train, y_train), (x_test, y_test) = data
     cfg = _compose("experiment=fashion_fast", *overrides)

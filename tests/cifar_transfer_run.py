@@ -49,10 +49,10 @@ def load_subset(archive: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def train_and_score(splits, weights) -> float:
     from classlens.config import AugmentConfig, FineTuneConfig, ModelConfig, TrainConfig
-    from classlens.inference import predict_probabilities
+    from classlens.models.inference import predict_probabilities
     from classlens.models import build_model
     from classlens.models.transfer import fine_tune_plan
-    from classlens.training import fit, seed_everything
+    from classlens.training.loop import fit, seed_everything
 
     seed_everything(0, deterministic=False)
     cfg = ModelConfig(architecture="mobilenet", weights=weights, alpha=0.25, input_size=128,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from classlens.data.digits import load_digits
+from classlens.data.sources.digits import load_digits
 
 # (file suffix, writer) cycling over the images of a class: every format and mode the folder
 # source must take.

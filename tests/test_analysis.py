@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from classlens.analysis import confused_pairs, split_by_correctness
-from classlens.predictions import prediction_table
+from classlens.evaluation.predictions import prediction_table
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_galleries_select_the_right_rows(table):
 
 
 def test_class_order_methods():
-    from classlens.class_order import class_order
+    from classlens.evaluation.class_order import class_order
 
     # a<->c and b<->d are confused with each other: clustering puts each pair side by side
     m = np.array([[0.6, 0.0, 0.4, 0.0], [0.0, 0.7, 0.0, 0.3],
@@ -175,7 +175,7 @@ def test_class_order_methods():
 
 
 def test_file_stems_are_safe_and_unique():
-    from classlens.filenames import file_stems
+    from classlens.naming import file_stems
 
     assert file_stems(["a b", "a_b", "../x", "ok"]) == {"a b": "a_b", "a_b": "a_b-1",
                                                        "../x": "_x", "ok": "ok"}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from classlens.bootstrap import bootstrap_intervals
+from classlens.evaluation.bootstrap import bootstrap_intervals
 
 
 def _reference(y, pred, n_classes, *, resamples, seed, level):

@@ -8,7 +8,7 @@ import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import log_loss
 
-from classlens.calibration import (
+from classlens.evaluation.calibration import (
     apply_temperature,
     calibrate,
     fit_temperature,

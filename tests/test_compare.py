@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from classlens.compare import f1_movers, metrics_side_by_side, params_diff, prediction_flips
+from classlens.evaluation.compare import f1_movers, metrics_side_by_side, params_diff, prediction_flips
 
 
 def _table(preds, confidences):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from classlens import paths
-from classlens.data.digits import load_digits
+from classlens.data.sources.digits import load_digits
 from classlens.data.prepared import (
     dataset_digest,
     load_classes,

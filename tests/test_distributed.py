@@ -16,7 +16,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from classlens.distributed import is_chief, resolve_mode
+from classlens.training.distributed import is_chief, resolve_mode
 from classlens.errors import ConfigError
 from tests.conftest import TINY, copy_project, run
 from tests.test_team import _free_port

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from classlens import figures
-from classlens.calibration import reliability_bins
-from classlens.class_order import class_order
+from classlens.figures import evaluation as figures
+from classlens.figures.images import image_grid
+from classlens.evaluation.calibration import reliability_bins
+from classlens.evaluation.class_order import class_order
 
 
 def test_heatmap_at_100_classes_has_no_cell_text_and_follows_the_order():
@@ -33,8 +34,8 @@ def test_curves_reliability_and_grid_figures_draw():
     bins = reliability_bins(np.array([0.9, 0.6, 0.3]), np.array([True, False, True]))
     fig = figures.reliability_diagram(bins, bins, temperature=1.5)
     assert "T = 1.50" in fig.axes[1].get_title()
-    grid = figures.image_grid(np.zeros((7, 8, 8, 1), np.uint8), [f"t{i}" for i in range(7)],
+    grid = image_grid(np.zeros((7, 8, 8, 1), np.uint8), [f"t{i}" for i in range(7)],
                               columns=3, suptitle="s")
     assert [t.get_text() for t in grid.axes[0].texts] == [f"t{i}" for i in range(7)]
-    empty = figures.image_grid(np.zeros((0, 8, 8, 1), np.uint8), [])
+    empty = image_grid(np.zeros((0, 8, 8, 1), np.uint8), [])
     assert empty.axes[0].texts[0].get_text() == "nothing to show"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from classlens import paths
-from classlens.gate import GateInputError, Rule, flatten_metrics, run_gate
+from classlens.evaluation.gate import GateInputError, Rule, flatten_metrics, run_gate
 from tests.conftest import run
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from classlens.metrics import classify, metric_key
+from classlens.evaluation.classification import classify, metric_key
 
 
 def _probs_for(pred: np.ndarray, n_classes: int, rng) -> np.ndarray:
@@ -159,7 +159,7 @@ def test_invalid_labels_and_probabilities_are_named():
 
 
 def test_curve_tables_are_thinned_for_plots_but_keep_the_ends():
-    from classlens.metrics import curve_tables
+    from classlens.evaluation.classification import curve_tables
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 5000)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from classlens.metrics import classify
+from classlens.evaluation.classification import classify
 
 
 def _quiet(fn, *args, **kw):

@@ -9,7 +9,7 @@ keras = pytest.importorskip("keras")
 
 from classlens.config import AugmentConfig, ModelConfig, TrainConfig  # noqa: E402
 from classlens.models import LOGITS_LAYER, build_model  # noqa: E402
-from classlens.training import fit, seed_everything  # noqa: E402
+from classlens.training.loop import fit, seed_everything  # noqa: E402
 
 NO_AUGMENT = AugmentConfig(translate=0.0, rotate=0.0, zoom=0.0, flip_horizontal=False)
 
@@ -113,7 +113,7 @@ def test_cosine_schedule_warms_up_then_decays_to_the_floor():
 
 
 def test_learning_rate_without_warmup_starts_at_the_full_rate():
-    from classlens.training import learning_rate
+    from classlens.training.loop import learning_rate
 
     cfg = TrainConfig(epochs=1, batch_size=1, learning_rate=0.1, early_stopping_patience=1,
                       reduce_lr_patience=1, reduce_lr_factor=0.5, min_learning_rate=0.001,

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from classlens import paths
-from classlens.report import SECTIONS, Figure, ReportContent, Table, render
+from classlens.reporting.html import SECTIONS, Figure, ReportContent, Table, render
 from tests.conftest import run
 
 PNG = b"\x89PNG"

@@ -184,7 +184,7 @@ def test_a_record_of_the_first_format_still_loads():
 
 
 def test_model_card_names_every_class_and_completes_with_metrics(trained_project):
-    from classlens.model_card import EVALUATION_BEGIN, complete_card, completed_card
+    from classlens.reporting.model_card import EVALUATION_BEGIN, complete_card, completed_card
 
     card = (trained_project / paths.MODEL_CARD).read_text()
     classes = json.loads((trained_project / paths.CLASSES).read_text())
@@ -252,7 +252,7 @@ def test_keras_model_is_logged_with_mlflows_keras_flavour(trained_project, monke
 def test_augmentation_versions_differ_from_the_original(trained_project):
     import keras
 
-    from classlens.augment_preview import augmentation_layers, augmented_versions
+    from classlens.figures.augment import augmentation_layers, augmented_versions
 
     model = keras.models.load_model(trained_project / paths.MODEL, compile=False)
     layers = augmentation_layers(model)

@@ -15,8 +15,8 @@ from PIL import Image
 from classlens import paths
 from classlens.config import load_params, write_params
 from classlens.data.conform import ConformSpec, SkipImage, conform_array, conform_file
-from classlens.data.folder import list_folder
-from classlens.data.idx import list_idx_folder
+from classlens.data.sources.folder import list_folder
+from classlens.data.sources.idx import list_idx_folder
 from classlens.data.prepared import load_classes, load_fingerprint, load_manifest, load_split
 from classlens.data.report import SKIPPED, SUMMARY
 from classlens.errors import ConfigError, InputError
@@ -299,7 +299,7 @@ def test_csv_manifest_with_splits_missing_files_unknown_labels_and_escapes(proje
 
 
 def test_csv_manifest_errors_name_the_file_and_line(tmp_path):
-    from classlens.data.csv_manifest import read_manifest
+    from classlens.data.sources.csv_manifest import read_manifest
 
     manifest = tmp_path / "m.csv"
     manifest.write_text("file,label\na.png,x\n")
@@ -314,7 +314,7 @@ def test_csv_manifest_errors_name_the_file_and_line(tmp_path):
 
 
 def _idx_folder(root: Path, gz: bool) -> tuple[np.ndarray, np.ndarray]:
-    from classlens.data.digits import load_digits
+    from classlens.data.sources.digits import load_digits
 
     digits = load_digits()
     images, labels = digits.images[:300, :, :, 0], digits.labels[:300]

@@ -46,7 +46,7 @@ def test_row_writer_refuses_a_wrong_row_count(tmp_path):
 
 
 def test_train_batches_are_the_same_from_disk_and_memory_and_reshuffle_per_epoch(stored):
-    from classlens.training import make_dataset
+    from classlens.training.loop import make_dataset
 
     array, path = stored
     labels = np.arange(103)

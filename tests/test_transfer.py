@@ -17,7 +17,7 @@ from classlens.explain.saliency import VanillaGradients  # noqa: E402
 from classlens.models import BACKBONE_LAYER, FEATURES_LAYER, LOGITS_LAYER, build_model  # noqa: E402
 from classlens.models import backbones  # noqa: E402
 from classlens.models.transfer import fine_tune_plan  # noqa: E402
-from classlens.training import fit, seed_everything  # noqa: E402
+from classlens.training.loop import fit, seed_everything  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # Building and tracing a training step costs 30 s (MobileNet) to 80 s (EfficientNetB0) of CPU on

@@ -82,7 +82,7 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from classlens.compare_report import compare_runs, to_markdown, write
+    from classlens.reporting.compare_page import compare_runs, to_markdown, write
     from classlens.config import load_params
 
     cfg = load_params(args.params)
@@ -134,7 +134,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _card(args: argparse.Namespace) -> int:
     from classlens.atomic import write_text
-    from classlens.model_card import completed_card
+    from classlens.reporting.model_card import completed_card
 
     card = completed_card(Path(args.card), Path(args.metrics),
                           confusion_path=Path(args.confusion))

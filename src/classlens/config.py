@@ -263,7 +263,7 @@ class TrackingConfig:
 
 @dataclass
 class GateRuleConfig:
-    """One gate rule (see classlens.gate.Rule); unset limits are null."""
+    """One gate rule (see classlens.evaluation.gate.Rule); unset limits are null."""
 
     metric: str = MISSING
     direction: Optional[str] = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from classlens.filenames import file_stems
+from classlens.naming import file_stems
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def write_report(out_dir: Path, *, summary: dict, skipped: list[Skipped], duplic
     """Write the report files into `out_dir` (see the module docstring)."""
     import pandas as pd
 
-    from classlens import figures
+    from classlens.figures import images as figures
     from classlens.data.rows import read_rows
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -97,19 +97,19 @@ def resolve_path(value: str) -> Path:
 
 
 def _digits(cfg: DataConfig) -> Catalog:
-    from classlens.data.digits import load_digits
+    from classlens.data.sources.digits import load_digits
 
     return load_digits().catalog()
 
 
 def _folder(cfg: DataConfig) -> Catalog:
-    from classlens.data.folder import list_folder
+    from classlens.data.sources.folder import list_folder
 
     return list_folder(resolve_path(_required(cfg.root, "root", "/path/to/images")))
 
 
 def _csv(cfg: DataConfig) -> Catalog:
-    from classlens.data.csv_manifest import read_manifest
+    from classlens.data.sources.csv_manifest import read_manifest
 
     manifest = resolve_path(_required(cfg.manifest, "manifest", "/path/to/manifest.csv"))
     return read_manifest(manifest, root=resolve_path(cfg.root) if cfg.root else None,
@@ -117,7 +117,7 @@ def _csv(cfg: DataConfig) -> Catalog:
 
 
 def _idx(cfg: DataConfig) -> Catalog:
-    from classlens.data.idx import list_idx_folder
+    from classlens.data.sources.idx import list_idx_folder
 
     return list_idx_folder(resolve_path(_required(cfg.root, "root", "/path/to/idx-files")),
                            class_names=list(cfg.class_names))
@@ -125,7 +125,7 @@ def _idx(cfg: DataConfig) -> Catalog:
 
 def _keras(name: str) -> Callable[[DataConfig], Catalog]:
     def load(cfg: DataConfig) -> Catalog:
-        from classlens.data.keras_datasets import load_keras_dataset
+        from classlens.data.sources.keras_datasets import load_keras_dataset
 
         return load_keras_dataset(name).catalog()
 

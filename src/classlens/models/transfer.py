@@ -145,7 +145,7 @@ def is_transfer(architecture: str) -> bool:
 def fine_tune_plan(model: keras.Model, cfg: ModelConfig):
     """Phase 2 for `training.fit` (None for the scratch CNN or `fine_tune.epochs: 0`). The
     layers are resolved here, before phase 1, so a bad layer name fails before any training."""
-    from classlens.training import FineTune
+    from classlens.training.loop import FineTune
 
     if not is_transfer(cfg.architecture) or cfg.fine_tune.epochs == 0:
         return None

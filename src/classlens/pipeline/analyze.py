@@ -25,7 +25,7 @@ from classlens.atomic import atomic_dir, save_figure, write_csv, write_json
 from classlens.config import Config
 from classlens.data.prepared import load_classes, load_split
 from classlens.errors import InputError
-from classlens.predictions import read_array, read_predictions
+from classlens.evaluation.predictions import read_array, read_predictions
 
 # prediction-table columns kept in the lists (ids and source paths first)
 LIST_COLUMNS = ["id", "path", "position", "true_label", "pred_label", "confidence", "margin",
@@ -47,7 +47,7 @@ def _evaluate_results(classes: list[str]) -> tuple[dict, np.ndarray]:
 
 
 def run(cfg: Config) -> None:
-    from classlens import figures
+    from classlens.figures import images as figures
 
     an = cfg.analyze
     classes = load_classes()

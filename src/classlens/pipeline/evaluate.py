@@ -10,12 +10,12 @@ import numpy as np
 
 from classlens import paths, tracking
 from classlens.atomic import atomic_dir, save_figure, write_csv, write_json
-from classlens.class_order import class_order
+from classlens.evaluation.class_order import class_order
 from classlens.config import Config
 from classlens.data.prepared import load_classes
-from classlens.filenames import file_stems
-from classlens.metrics import ClassificationReport, classify, curve_tables
-from classlens.predictions import read_array, read_predictions
+from classlens.naming import file_stems
+from classlens.evaluation.classification import ClassificationReport, classify, curve_tables
+from classlens.evaluation.predictions import read_array, read_predictions
 
 
 def run(cfg: Config) -> None:
@@ -77,7 +77,7 @@ def _write_curves(out: Path, report: ClassificationReport, *, max_points: int) -
 
 
 def _draw(out: Path, report: ClassificationReport, order: np.ndarray, order_name: str) -> None:
-    from classlens import figures
+    from classlens.figures import evaluation as figures
 
     classes = report.class_names
     suffix = "" if order_name == "given" else f", {order_name} order"

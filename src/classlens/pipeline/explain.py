@@ -14,7 +14,7 @@ from classlens.config import Config, ExplainConfig
 from classlens.data.prepared import load_split
 from classlens.errors import ConfigError, InputError
 from classlens.explain.selection import explanation_rows, select_examples
-from classlens.predictions import read_predictions
+from classlens.evaluation.predictions import read_predictions
 
 INDEX_COLUMNS = ["row", "image", "id", "path", "position", "group", "true_label", "pred_label",
                  "confidence", "target", "target_label", "target_kind"]
@@ -176,7 +176,7 @@ def _titles(frame) -> list[str]:
 
 
 def _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data, activations):
-    from classlens import explain_figures as figures
+    from classlens.figures import explain as figures
 
     predicted = rows[rows["target_kind"] == "predicted"]
     true_row_of = {int(r.image): int(r.row) for r in rows.itertuples()

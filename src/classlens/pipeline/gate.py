@@ -11,7 +11,7 @@ from typing import Optional
 from classlens import paths
 from classlens.atomic import atomic_dir, write_json, write_text
 from classlens.config import Config, GateConfig
-from classlens.gate import GateInputError, GateResult, Rule, run_gate
+from classlens.evaluation.gate import GateInputError, GateResult, Rule, run_gate
 
 
 def rules_from(cfg: GateConfig) -> list[Rule]:

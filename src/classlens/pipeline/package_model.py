@@ -2,8 +2,8 @@
 
 Writes beside `models/model.keras`:
 - `preprocessing.json` — how new images become model input (`classlens.serving.preprocessing`);
-- `model_card.md` — what the model is and was trained on (`classlens.model_card`);
-- `augmentation_preview.png` — training images with augmented versions (`classlens.augment_preview`);
+- `model_card.md` — what the model is and was trained on (`classlens.reporting.model_card`);
+- `augmentation_preview.png` — training images with augmented versions (`classlens.figures.augment`);
 and logs, inside the open training run, the pyfunc model that `classlens predict` and
 `mlflow models serve` use (`classlens.serving.pyfunc`), the Keras model itself through MLflow's
 Keras flavour, and those three files under `train/`.
@@ -26,7 +26,8 @@ def package_model(model, cfg: Config, *, classes: list[str], fingerprint: dict, 
                   best_epoch: int, train_images: np.ndarray, train_labels: np.ndarray,
                   example_images: np.ndarray, run_id: str) -> str:
     """Write and log the record, card and preview, log the served model; returns its URI."""
-    from classlens import augment_preview, model_card
+    from classlens.figures import augment as augment_preview
+    from classlens.reporting import model_card
     from classlens.serving.preprocessing import encode_png, record_for_training
 
     record = record_for_training(image_shape=fingerprint["image_shape"], class_names=classes,

@@ -11,13 +11,13 @@ from classlens.atomic import atomic_dir, save_npy, write_csv
 from classlens.config import Config
 from classlens.data.prepared import load_classes, load_manifest, load_split
 from classlens.errors import InputError
-from classlens.predictions import prediction_table
+from classlens.evaluation.predictions import prediction_table
 
 
 def run(cfg: Config) -> None:
     import keras
 
-    from classlens.inference import predict_probabilities
+    from classlens.models.inference import predict_probabilities
 
     if not paths.MODEL.exists():
         raise InputError(f"{paths.MODEL}: not found; run the train stage first (`dvc repro train`)")

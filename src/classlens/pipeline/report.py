@@ -18,8 +18,8 @@ from classlens.atomic import write_text
 from classlens.config import Config
 from classlens.errors import InputError
 from classlens.explain.trust import HEADLINE_COLUMNS, trust_rows
-from classlens.model_card import completed_card
-from classlens.report import Figure, ReportContent, Table, render
+from classlens.reporting.model_card import completed_card
+from classlens.reporting.html import Figure, ReportContent, Table, render
 
 LIST_ROWS = 50  # rows of each long list shown in the report (the CSVs hold them all)
 

@@ -16,11 +16,12 @@ def run(cfg: Config) -> None:
                   for s in ("train", "val"))
     fingerprint = load_fingerprint()
 
-    from classlens import distributed, figures
+    from classlens.figures import training as figures
+    from classlens.training import distributed
     from classlens.models import build_model
     from classlens.models.precision import apply_policy
     from classlens.models.transfer import fine_tune_plan
-    from classlens.training import fit, score_provided, seed_everything
+    from classlens.training.loop import fit, score_provided, seed_everything
 
     seed_everything(cfg.seed, deterministic=cfg.train.deterministic)
     policy = apply_policy(cfg.train.mixed_precision)  # before any layer is built
@@ -112,7 +113,7 @@ def _train_as_worker(build, train, val, cfg: Config, strategy) -> None:
     """A non-chief worker: the same training steps, no MLflow, outputs to a removed scratch."""
     import shutil
 
-    from classlens import distributed
+    from classlens.training import distributed
 
     model, result = distributed.fit_distributed(
         build, (train.images, train.labels), (val.images, val.labels), cfg.train,

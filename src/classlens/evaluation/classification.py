@@ -21,8 +21,8 @@ from typing import Optional
 
 import numpy as np
 
-from classlens.bootstrap import BootstrapIntervals, bootstrap_intervals
-from classlens.calibration import CalibrationReport, calibrate
+from classlens.evaluation.bootstrap import BootstrapIntervals, bootstrap_intervals
+from classlens.evaluation.calibration import CalibrationReport, calibrate
 
 PER_CLASS_METRICS = ("precision", "recall", "f1", "support", "roc_auc", "average_precision")
 NEVER_PREDICTED = "class never predicted on the test split"
@@ -170,7 +170,7 @@ def classify(
         class_names: C names, index = label.
         top_k: k of top-k accuracy (k >= C gives 1.0).
         bootstrap_resamples, bootstrap_seed, bootstrap_level: percentile bootstrap intervals
-            (0 resamples: none); see `classlens.bootstrap`.
+            (0 resamples: none); see `classlens.evaluation.bootstrap`.
         val_true, val_probabilities: validation predictions; when given, calibration (ECE, MCE,
             adaptive ECE, NLL) before and after a validation-fitted temperature is added.
         calibration_bins: bins of every ECE and of the reliability diagram.

@@ -223,7 +223,7 @@ def score_provided(model: keras.Model, train: tuple[np.ndarray, np.ndarray],
     so it is saved without an optimizer."""
     import pandas as pd
 
-    from classlens.inference import predict_probabilities
+    from classlens.models.inference import predict_probabilities
 
     loss = keras.losses.SparseCategoricalCrossentropy()
     row = {"epoch": 0, "phase": 0}

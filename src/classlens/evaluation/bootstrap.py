@@ -7,7 +7,7 @@ statistic: here every statistic comes from the same resamples (one confusion mat
 intervals jointly reproducible from `seed` alone.
 
 Resample b draws `rng.integers(0, N, N)` (the b-th draw of `numpy.random.default_rng(seed)`)
-and the statistics follow `classlens.metrics`' zero-division policy: a class with no true and no
+and the statistics follow `classlens.evaluation.classification`' zero-division policy: a class with no true and no
 predicted image in a resample has an undefined F1 there (skipped for its own interval, counted as
 0 in the macro F1, like the point estimate).
 """

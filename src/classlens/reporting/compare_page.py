@@ -16,7 +16,7 @@ from typing import Optional
 
 from classlens import paths, tracking
 from classlens.atomic import write_text
-from classlens.compare import f1_movers, metrics_side_by_side, params_diff, prediction_flips
+from classlens.evaluation.compare import f1_movers, metrics_side_by_side, params_diff, prediction_flips
 from classlens.config import TrackingConfig
 from classlens.errors import InputError
 
@@ -36,7 +36,7 @@ class Comparison:
 
 def compare_runs(ref_a: str, ref_b: str, *, tracking_cfg: TrackingConfig, top: int = 10,
                  gallery_size: int = 16) -> Comparison:
-    from classlens.predictions import read_predictions
+    from classlens.evaluation.predictions import read_predictions
 
     run_a = tracking.find_run(ref_a, tracking=tracking_cfg)
     run_b = tracking.find_run(ref_b, tracking=tracking_cfg)
@@ -62,7 +62,7 @@ def compare_runs(ref_a: str, ref_b: str, *, tracking_cfg: TrackingConfig, top: i
 
 def _flip_gallery(right_to_wrong, wrong_to_right, tags_a, tags_b, size):
     """PNG bytes of the flipped images, or None with the reason (data not available locally)."""
-    from classlens import figures
+    from classlens.figures import images as figures
     from classlens.data.prepared import load_fingerprint, load_split
 
     if right_to_wrong.empty and wrong_to_right.empty:

@@ -1,7 +1,7 @@
 """Training on several devices or hosts with TensorFlow's distribution strategies.
 
 `train.distribution`:
-- `none`: one device; the train stage uses `model.fit` (classlens.training.fit).
+- `none`: one device; the train stage uses `model.fit` (classlens.training.loop.fit).
 - `mirrored`: `tf.distribute.MirroredStrategy` over the GPUs of this host.
 - `multi_worker`: `tf.distribute.MultiWorkerMirroredStrategy`, cluster from `TF_CONFIG`.
 - `auto`: `mirrored` when more than one GPU is visible, else `none`.
@@ -105,14 +105,14 @@ def fit_distributed(
     """Build the model under `strategy.scope()` and train it with the custom distributed step.
 
     Returns `(model, FitResult)`; the model holds the best validation epoch's weights, as with
-    `classlens.training.fit`. `extra_callbacks` (e.g. MLflow logging) should be given on the chief
+    `classlens.training.loop.fit`. `extra_callbacks` (e.g. MLflow logging) should be given on the chief
     only.
     """
     import keras
     import pandas as pd
     import tensorflow as tf
 
-    from classlens.training import MONITOR, FitResult, learning_rate, plateau_callbacks
+    from classlens.training.loop import MONITOR, FitResult, learning_rate, plateau_callbacks
 
     with strategy.scope():
         model = build_model()
