@@ -1,7 +1,23 @@
 """Every stage output's file name, in one place (relative to the project root, where DVC runs
-stages). dvc.yaml lists the same paths; `tests/test_dvc_yaml.py` checks the two agree."""
+stages), and where that root is. dvc.yaml lists the same paths; `tests/test_dvc_yaml.py` checks
+the two agree."""
 
+import os
 from pathlib import Path
+
+
+def project_root() -> Path:
+    """The DVC project root: `DVC_ROOT` (DVC sets it for every stage, and points it at the main
+    repository inside `--temp` and queued experiment folders), else the nearest folder above the
+    working directory holding `dvc.yaml`, else the working directory."""
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").exists() or (folder / ".dvc").is_dir():
+            return folder
+    return here
+
 
 PARAMS = Path("params.yaml")
 

@@ -7,18 +7,15 @@
     class_counts.png   images per class and split
     samples.png        a few training images of every class
 
-The train stage logs the folder into the MLflow run (the run does not exist yet here).
+This module computes what the report shows; the prepare stage (`classlens.pipeline.prepare`)
+writes the files and draws the figures. The train stage logs the folder into the MLflow run.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
-
 import numpy as np
 
-from classlens.atomic import save_figure, write_csv, write_json
-from classlens.data.source import Skipped
 
 REPORT_DIR = "report"
 SUMMARY = "summary.json"
@@ -49,27 +46,3 @@ def sample_positions(labels: np.ndarray, num_classes: int, *,
                      per_class: int = SAMPLES_PER_CLASS) -> list[list[int]]:
     """The first `per_class` positions of every class among `labels` (one list per class)."""
     return [np.flatnonzero(labels == c)[:per_class].tolist() for c in range(num_classes)]
-
-
-def write_report(out_dir: Path, *, summary: dict, skipped: list[Skipped], duplicates,
-                 counts: dict[str, dict[str, int]], class_names: list[str],
-                 train_images, train_labels: np.ndarray) -> None:
-    """Write the report files into `out_dir` (see the module docstring)."""
-    import pandas as pd
-
-    from classlens.figures import images as figures
-    from classlens.data.rows import read_rows
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / SUMMARY, summary)
-    write_csv(out_dir / SKIPPED, pd.DataFrame(
-        [(s.path, s.reason, s.counted) for s in skipped], columns=["path", "reason", "counted"]))
-    write_csv(out_dir / DUPLICATES, duplicates)
-    save_figure(out_dir / CLASS_COUNTS_PNG, figures.class_counts_chart(counts))
-
-    shown = min(len(class_names), MAX_CLASSES_SHOWN)
-    samples = [read_rows(train_images, np.asarray(positions, dtype=np.int64))
-               for positions in sample_positions(train_labels, shown)]
-    more = f" (first {shown} of {len(class_names)} classes)" if shown < len(class_names) else ""
-    save_figure(out_dir / SAMPLES_PNG, figures.class_samples_grid(
-        samples, class_names[:shown], title=f"Training images per class{more}"))

@@ -35,7 +35,7 @@ def explainer_class(name: str):
     import importlib
 
     if name not in METHODS:
-        raise ValueError(f"`method` must be one of {list(METHODS)}. Received: method={name!r}")
+        raise ValueError(f"`method` must be one of {list(METHODS)}; received method={name!r}")
     module, cls = METHODS[name]
     return getattr(importlib.import_module(f"classlens.explain.{module}"), cls)
 

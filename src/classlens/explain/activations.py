@@ -23,7 +23,7 @@ def layer_activations(model, images, layers: list[str], *, batch_size: int = 64
     import tensorflow as tf
 
     if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size!r}")
+        raise ValueError(f"`batch_size` must be >= 1; received batch_size={batch_size!r}")
     sinks: dict[str, list] = {path: [] for path in layers}
     images = np.asarray(images, dtype=np.float32)
     found: dict[str, list[np.ndarray]] = {path: [] for path in layers}

@@ -32,7 +32,7 @@ class Explainer:
 
     def __init__(self, model, *, batch_size: int = 64):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive integer. Received: "
+            raise ValueError(f"`batch_size` must be a positive integer; received "
                              f"batch_size={batch_size!r}")
         self.model = model
         self.batch_size = int(batch_size)
@@ -59,18 +59,18 @@ class Explainer:
     def _check(self, images, targets) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(images)
         if x.ndim != 4:
-            raise ValueError(f"`images` must be a (N, height, width, channels) array. Received: "
+            raise ValueError(f"`images` must be a (N, height, width, channels) array; received "
                              f"images.shape={x.shape}")
         expected = tuple(self.model.inputs[0].shape[1:])
         if any(e is not None and e != got for e, got in zip(expected, x.shape[1:])):
             raise ValueError(f"`images` must have shape (N, {', '.join(map(str, expected))}) for "
-                             f"this model. Received: images.shape={x.shape}")
+                             f"this model; received images.shape={x.shape}")
         t = np.asarray(targets)
         if t.shape != (len(x),) or (t.size and not np.issubdtype(t.dtype, np.integer)):
-            raise ValueError(f"`targets` must be {len(x)} integer class indices, one per image. "
-                             f"Received: targets.shape={t.shape}, dtype={t.dtype}")
+            raise ValueError(f"`targets` must be {len(x)} integer class indices, one per image; "
+                             f"received targets.shape={t.shape}, dtype={t.dtype}")
         if t.size and (t.min() < 0 or t.max() >= self.num_classes):
-            raise ValueError(f"`targets` must be in [0, {self.num_classes - 1}]. Received: "
+            raise ValueError(f"`targets` must be in [0, {self.num_classes - 1}]; received "
                              f"min={t.min()}, max={t.max()}")
         return x.astype(np.float32, copy=False), t.astype(np.int32)
 
@@ -100,7 +100,7 @@ def logits_model(model):
     if is_softmax:
         return keras.Model(model.inputs, last.input)
     raise ValueError(f"`model` must have a layer named {LOGITS_LAYER!r} or end in a softmax "
-                     f"layer, so maps explain logits. Received: model {model.name!r} ending in "
+                     f"layer, so maps explain logits; received model {model.name!r} ending in "
                      f"{type(last).__name__} {last.name!r}")
 
 
@@ -163,4 +163,4 @@ def reduce_channels(values: np.ndarray, how: str) -> np.ndarray:
         return np.abs(values).mean(axis=-1)
     if how == "sum":
         return values.sum(axis=-1)
-    raise ValueError(f"`reduce` must be one of ['max', 'mean', 'sum']. Received: reduce={how!r}")
+    raise ValueError(f"`reduce` must be one of ['max', 'mean', 'sum']; received reduce={how!r}")

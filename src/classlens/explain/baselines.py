@@ -27,11 +27,11 @@ def make_baseline(images: np.ndarray, kind: str) -> np.ndarray:
         sigma = max(images.shape[1:3]) / 8
         return gaussian_filter(images, sigma=(0, sigma, sigma, 0), mode="nearest").astype(
             np.float32)
-    raise ValueError(f"`baseline` must be one of {list(BASELINES)}. Received: baseline={kind!r}")
+    raise ValueError(f"`baseline` must be one of {list(BASELINES)}; received baseline={kind!r}")
 
 
 def check_baseline(kind: str) -> str:
     if kind not in BASELINES:
-        raise ValueError(f"`baseline` must be one of {list(BASELINES)}. Received: "
+        raise ValueError(f"`baseline` must be one of {list(BASELINES)}; received "
                          f"baseline={kind!r}")
     return kind

@@ -92,10 +92,10 @@ def deletion_insertion(model, images, maps, targets, *, steps: int = 16,
     maps, targets = np.asarray(maps), np.asarray(targets, dtype=np.int32)
     if maps.shape != images.shape[:3] or targets.shape != (len(images),):
         raise ValueError(f"`maps` must be (N, H, W) and `targets` (N,) for images of shape "
-                         f"{images.shape}. Received: maps.shape={maps.shape}, "
+                         f"{images.shape}; received maps.shape={maps.shape}, "
                          f"targets.shape={targets.shape}")
     if steps < 1 or random_orders < 1:
-        raise ValueError(f"`steps` and `random_orders` must be >= 1. Received: steps={steps}, "
+        raise ValueError(f"`steps` and `random_orders` must be >= 1; received steps={steps}, "
                          f"random_orders={random_orders}")
     check_baseline(baseline)
     rng = np.random.default_rng(seed)

@@ -49,7 +49,7 @@ class IntegratedGradients(Explainer):
                  baseline: str = "black"):
         super().__init__(model, batch_size=batch_size)
         if steps < 1:
-            raise ValueError(f"`steps` must be >= 1. Received: steps={steps!r}")
+            raise ValueError(f"`steps` must be >= 1; received steps={steps!r}")
         self.steps, self.baseline = int(steps), check_baseline(baseline)
         self._gradients = gradient_function(self.logits)
 

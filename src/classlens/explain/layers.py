@@ -38,7 +38,7 @@ def get_layer(model, path: str):
     if len(by_name) == 1:
         return layers[by_name[0]]
     hint = "several layers have that name, give the full path" if by_name else "no such layer"
-    raise ValueError(f"`layer` must name a layer of model {model.name!r} ({hint}). Received: "
+    raise ValueError(f"`layer` must name a layer of model {model.name!r} ({hint}); received "
                      f"layer={path!r}; layers with spatial outputs: "
                      f"{spatial_layer_paths(model)[-8:]} (last 8)")
 

@@ -45,10 +45,10 @@ class Occlusion(Explainer):
         height, width = self.model.inputs[0].shape[1:3]
         if not 1 <= patch <= min(height, width):
             raise ValueError(f"`patch` must be in [1, {min(height, width)}] for {height}x{width} "
-                             f"images. Received: patch={patch!r}")
+                             f"images; received patch={patch!r}")
         if not 1 <= stride <= patch:
-            raise ValueError(f"`stride` must be in [1, patch={patch}] so every pixel is covered. "
-                             f"Received: stride={stride!r}")
+            raise ValueError(f"`stride` must be in [1, patch={patch}] so every pixel is covered; "
+                             f"received stride={stride!r}")
         self.patch, self.stride, self.baseline = int(patch), int(stride), check_baseline(baseline)
         self.masks = patch_masks(height, width, self.patch, self.stride)
         self._scores = target_logit_function(self.logits)

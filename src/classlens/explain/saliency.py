@@ -13,7 +13,7 @@ REDUCTIONS = ("max", "mean")
 
 def _check_reduce(reduce: str) -> str:
     if reduce not in REDUCTIONS:
-        raise ValueError(f"`reduce` must be one of {list(REDUCTIONS)}. Received: reduce={reduce!r}")
+        raise ValueError(f"`reduce` must be one of {list(REDUCTIONS)}; received reduce={reduce!r}")
     return reduce
 
 
@@ -56,9 +56,9 @@ class SmoothGrad(Explainer):
                  reduce: str = "max", seed: int = 0):
         super().__init__(model, batch_size=batch_size)
         if samples < 1:
-            raise ValueError(f"`samples` must be >= 1. Received: samples={samples!r}")
+            raise ValueError(f"`samples` must be >= 1; received samples={samples!r}")
         if not 0 <= noise <= 1:
-            raise ValueError(f"`noise` must be in [0, 1]. Received: noise={noise!r}")
+            raise ValueError(f"`noise` must be in [0, 1]; received noise={noise!r}")
         self.samples, self.noise, self.seed = int(samples), float(noise), int(seed)
         self.reduce = _check_reduce(reduce)
         self._gradients = gradient_function(self.logits)

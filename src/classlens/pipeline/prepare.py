@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from classlens import paths
-from classlens.atomic import atomic_dir
+from classlens.atomic import atomic_dir, save_figure, write_csv, write_json
 from classlens.config import Config
+from classlens.data.catalog import Skipped
 from classlens.data.checks import check_dataset
 from classlens.data.conform import ConformSpec
 from classlens.data.ingest import check_skipped_share, ingest, select_per_class
 from classlens.data.prepared import class_counts, write_prepared
-from classlens.data.report import REPORT_DIR, size_statistics, write_report
-from classlens.data.rows import RowFile
-from classlens.data.source import load_catalog
+from classlens.data.report import (CLASS_COUNTS_PNG, DUPLICATES, MAX_CLASSES_SHOWN, REPORT_DIR,
+                                   SAMPLES_PNG, SKIPPED, SUMMARY, sample_positions,
+                                   size_statistics)
+from classlens.data.rows import RowFile, read_rows
+from classlens.data.sources import load_catalog
 from classlens.data.split import assign_splits
 
 
@@ -84,7 +88,7 @@ def run(cfg: Config) -> dict:
             "warnings": warnings,
         }  # no timings here: the report must be byte-identical when the data is
         train_images = RowFile.from_npy(paths.split_images("train", out))
-        write_report(out / REPORT_DIR, summary=summary, skipped=skipped,
+        _write_report(out / REPORT_DIR, summary=summary, skipped=skipped,
                      duplicates=checks.duplicates, counts=counts,
                      class_names=catalog.class_names, train_images=train_images,
                      train_labels=np.load(paths.split_labels("train", out)))
@@ -99,3 +103,26 @@ def run(cfg: Config) -> dict:
           f"{sizes}, shape {record['image_shape']}, {rate:.0f} images/s, "
           f"digest {record['digest'][:12]}")
     return record
+
+
+def _write_report(out_dir: Path, *, summary: dict, skipped: list[Skipped], duplicates,
+                  counts: dict[str, dict[str, int]], class_names: list[str],
+                  train_images, train_labels: np.ndarray) -> None:
+    """Write the data report into `out_dir` (the files `classlens.data.report` lists)."""
+    import pandas as pd
+
+    from classlens.figures import images as figures
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / SUMMARY, summary)
+    write_csv(out_dir / SKIPPED, pd.DataFrame(
+        [(s.path, s.reason, s.counted) for s in skipped], columns=["path", "reason", "counted"]))
+    write_csv(out_dir / DUPLICATES, duplicates)
+    save_figure(out_dir / CLASS_COUNTS_PNG, figures.class_counts_chart(counts))
+
+    shown = min(len(class_names), MAX_CLASSES_SHOWN)
+    samples = [read_rows(train_images, np.asarray(positions, dtype=np.int64))
+               for positions in sample_positions(train_labels, shown)]
+    more = f" (first {shown} of {len(class_names)} classes)" if shown < len(class_names) else ""
+    save_figure(out_dir / SAMPLES_PNG, figures.class_samples_grid(
+        samples, class_names[:shown], title=f"Training images per class{more}"))

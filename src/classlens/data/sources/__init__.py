@@ -1,0 +1,80 @@
+"""The data sources by name (`data.source`): each lists a `Catalog` from its `data.*` options.
+One module per source beside this file; a source module imports only `classlens.data.catalog`,
+never this registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from classlens.config import DataConfig
+from classlens.data.catalog import Catalog
+from classlens.errors import ConfigError
+from classlens.paths import project_root
+
+
+def resolve_path(value: str) -> Path:
+    """A configured path; relative ones are relative to the project root (DVC_ROOT inside
+    `dvc exp run --temp` and queued experiments, which run in a copy of the project)."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else project_root() / path
+
+
+def _digits(cfg: DataConfig) -> Catalog:
+    from classlens.data.sources.digits import load_digits
+
+    return load_digits().catalog()
+
+
+def _folder(cfg: DataConfig) -> Catalog:
+    from classlens.data.sources.folder import list_folder
+
+    return list_folder(resolve_path(_required(cfg.root, "root", "/path/to/images")))
+
+
+def _csv(cfg: DataConfig) -> Catalog:
+    from classlens.data.sources.csv_manifest import read_manifest
+
+    manifest = resolve_path(_required(cfg.manifest, "manifest", "/path/to/manifest.csv"))
+    return read_manifest(manifest, root=resolve_path(cfg.root) if cfg.root else None,
+                         class_names=list(cfg.class_names))
+
+
+def _idx(cfg: DataConfig) -> Catalog:
+    from classlens.data.sources.idx import list_idx_folder
+
+    return list_idx_folder(resolve_path(_required(cfg.root, "root", "/path/to/idx-files")),
+                           class_names=list(cfg.class_names))
+
+
+def _keras(name: str) -> Callable[[DataConfig], Catalog]:
+    def load(cfg: DataConfig) -> Catalog:
+        from classlens.data.sources.keras_datasets import load_keras_dataset
+
+        return load_keras_dataset(name).catalog()
+
+    return load
+
+
+def _required(value: str, key: str, example: str) -> str:
+    if not value:
+        raise ConfigError(f"data.{key} is empty; set it, e.g. "
+                          f"`dvc exp run -S data.{key}={example}`")
+    return value
+
+
+SOURCES: dict[str, Callable[[DataConfig], Catalog]] = {
+    "digits": _digits,
+    "folder": _folder,
+    "csv": _csv,
+    "idx": _idx,
+    **{name: _keras(name) for name in ("mnist", "fashion_mnist", "cifar10", "cifar100")},
+}
+
+
+def load_catalog(cfg: DataConfig) -> Catalog:
+    """List the images of the source `cfg.source` names (no pixels read yet)."""
+    if cfg.source not in SOURCES:
+        raise ConfigError(f"data.source must be one of {sorted(SOURCES)}; "
+                          f"received {cfg.source!r}")
+    return SOURCES[cfg.source](cfg)

@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from classlens.data.source import SPLIT_NAMES, Catalog, Skipped, natural_class_order
+from classlens.data.catalog import SPLIT_NAMES, Catalog, Skipped, natural_class_order
 from classlens.errors import InputError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from classlens.data.source import SourceData
+from classlens.data.catalog import SourceData
 
 
 def load_digits() -> SourceData:

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from classlens.data.source import SPLIT_NAMES, Catalog, Skipped, natural_class_order
+from classlens.data.catalog import SPLIT_NAMES, Catalog, Skipped, natural_class_order
 from classlens.errors import InputError
 
 

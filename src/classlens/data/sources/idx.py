@@ -20,7 +20,7 @@ from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from classlens.data.source import Catalog
+from classlens.data.catalog import Catalog
 from classlens.errors import ConfigError, InputError
 
 _TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from classlens.data.source import SourceData
+from classlens.data.catalog import SourceData
 from classlens.errors import InputError
 
 CIFAR100_FINE = (

@@ -1,4 +1,5 @@
-"""What every data source hands the prepare stage, and the registry of sources by name.
+"""What every data source hands the prepare stage (the registry of sources by name is
+`classlens.data.sources`).
 
 A source first lists its images (a `Catalog`: id, file, label and optional source split per
 image, plus what it refused while listing) without reading any pixels; the prepare stage then
@@ -14,8 +15,6 @@ from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
-from classlens.config import DataConfig
-from classlens.errors import ConfigError
 
 SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 
@@ -85,72 +84,3 @@ def natural_class_order(names) -> list[str]:
     if names and all(n.lstrip("-").isdigit() for n in names):
         return sorted(names, key=int)
     return names
-
-
-def resolve_path(value: str) -> Path:
-    """A configured path; relative ones are relative to the project root (DVC_ROOT inside
-    `dvc exp run --temp` and queued experiments, which run in a copy of the project)."""
-    from classlens.tracking import project_root
-
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else project_root() / path
-
-
-def _digits(cfg: DataConfig) -> Catalog:
-    from classlens.data.sources.digits import load_digits
-
-    return load_digits().catalog()
-
-
-def _folder(cfg: DataConfig) -> Catalog:
-    from classlens.data.sources.folder import list_folder
-
-    return list_folder(resolve_path(_required(cfg.root, "root", "/path/to/images")))
-
-
-def _csv(cfg: DataConfig) -> Catalog:
-    from classlens.data.sources.csv_manifest import read_manifest
-
-    manifest = resolve_path(_required(cfg.manifest, "manifest", "/path/to/manifest.csv"))
-    return read_manifest(manifest, root=resolve_path(cfg.root) if cfg.root else None,
-                         class_names=list(cfg.class_names))
-
-
-def _idx(cfg: DataConfig) -> Catalog:
-    from classlens.data.sources.idx import list_idx_folder
-
-    return list_idx_folder(resolve_path(_required(cfg.root, "root", "/path/to/idx-files")),
-                           class_names=list(cfg.class_names))
-
-
-def _keras(name: str) -> Callable[[DataConfig], Catalog]:
-    def load(cfg: DataConfig) -> Catalog:
-        from classlens.data.sources.keras_datasets import load_keras_dataset
-
-        return load_keras_dataset(name).catalog()
-
-    return load
-
-
-def _required(value: str, key: str, example: str) -> str:
-    if not value:
-        raise ConfigError(f"data.{key} is empty; set it, e.g. "
-                          f"`dvc exp run -S data.{key}={example}`")
-    return value
-
-
-SOURCES: dict[str, Callable[[DataConfig], Catalog]] = {
-    "digits": _digits,
-    "folder": _folder,
-    "csv": _csv,
-    "idx": _idx,
-    **{name: _keras(name) for name in ("mnist", "fashion_mnist", "cifar10", "cifar100")},
-}
-
-
-def load_catalog(cfg: DataConfig) -> Catalog:
-    """List the images of the source `cfg.source` names (no pixels read yet)."""
-    if cfg.source not in SOURCES:
-        raise ConfigError(f"data.source must be one of {sorted(SOURCES)}; "
-                          f"received {cfg.source!r}")
-    return SOURCES[cfg.source](cfg)
