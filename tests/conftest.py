@@ -102,6 +102,15 @@ def trained_project(tmp_path_factory) -> Path:
     return dest
 
 
+@pytest.fixture
+def trained_copy(trained_project: Path, tmp_path: Path) -> Path:
+    """A private copy of `trained_project` (outputs, MLflow store) for a test that re-runs a
+    stage or changes a file: the shared one stays as every other test expects it."""
+    dest = tmp_path / "copy"
+    shutil.copytree(trained_project, dest)
+    return dest
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_tracking_uri():
     """`mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI, which classlens honours: put

@@ -16,6 +16,7 @@ import yaml
 
 from classlens import paths
 from tests.conftest import run
+from tests.helpers import modules_loaded, one_line_error, stages_code, tensorflow_modules
 
 
 def _in(project: Path, rel: Path) -> Path:
@@ -81,9 +82,12 @@ def test_one_mlflow_run_holds_every_stage(trained_project):
     client = mlflow.MlflowClient()
     assert len(client.search_runs([ref["experiment_id"]])) == 1
     run = client.get_run(ref["run_id"])
-    for key in ("accuracy", "f1_macro", "f1.0", "precision.9", "recall.3", "support.5",
-                "top_3_accuracy", "val_loss", "best_epoch", "n_misclassified"):
+    for key in ("f1_macro", "f1.0", "precision.9", "recall.3", "support.5",
+                "val_loss", "best_epoch", "n_misclassified"):
         assert key in run.data.metrics, key
+    metrics = json.loads(_in(trained_project, paths.METRICS).read_text())
+    assert run.data.metrics["top_3_accuracy"] == pytest.approx(metrics["top_3_accuracy"],
+                                                               abs=1e-9)
     assert len(client.get_metric_history(ref["run_id"], "val_loss")) == 2  # per epoch
     assert run.data.params["model.filters"] == "[8, 16]"
     assert run.data.tags["data_fingerprint"]
@@ -99,11 +103,20 @@ def test_one_mlflow_run_holds_every_stage(trained_project):
     assert loaded.metadata.signature is not None
 
 
-def test_evaluate_and_analyze_do_not_import_tensorflow(trained_project):
-    code = ("import sys; from classlens.cli import run_stage; run_stage('evaluate'); "
-            "run_stage('analyze'); print('TF' if 'tensorflow' in sys.modules else 'noTF')")
-    proc = run([sys.executable, "-c", code], cwd=trained_project)
-    assert proc.stdout.strip().splitlines()[-1] == "noTF"
+@pytest.mark.xfail(strict=True, reason="MLflow 'accuracy' is overwritten by Keras' per-epoch "
+                   "training accuracy; fixed by the headline-metrics issue")
+def test_mlflow_accuracy_is_the_test_accuracy(trained_project):
+    ref = json.loads(_in(trained_project, paths.RUN_REF).read_text())
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{trained_project / 'mlflow.db'}")
+    logged = client.get_run(ref["run_id"]).data.metrics["accuracy"]
+    metrics = json.loads(_in(trained_project, paths.METRICS).read_text())
+    assert logged == pytest.approx(metrics["accuracy"], abs=1e-9)
+
+
+def test_evaluate_and_analyze_do_not_import_tensorflow(trained_copy):
+    loaded, _ = modules_loaded(trained_copy, code=stages_code("evaluate", "analyze"))
+    assert "classlens.pipeline.analyze" in loaded  # the stages did run
+    assert not tensorflow_modules(loaded)
 
 
 # ---------------------------------------------------------------- bad input
@@ -113,47 +126,34 @@ def _stage(project: Path, name: str) -> subprocess.CompletedProcess:
     return run([sys.executable, f"stages/{name}.py"], cwd=project, check=False)
 
 
-def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
-    # TensorFlow's own start-up lines (absl/oneDNN) may precede it; ours is one line, no traceback
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    ours = [line for line in proc.stderr.splitlines() if line.startswith("classlens ")]
-    assert len(ours) == 1, proc.stderr
-    for needle in needles:
-        assert needle in ours[0], ours[0]
-
-
 def test_missing_params_key_stops_with_one_line(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     del params["train"]["epochs"]
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    _one_line_error(_stage(project, "prepare"), "params.yaml", "train.epochs")
+    one_line_error(_stage(project, "prepare"), "params.yaml", "train.epochs")
 
 
 def test_unknown_model_stops_with_one_line(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["model"]["architecture"] = "transformer9000"
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    _one_line_error(_stage(project, "train"), "model.architecture", "transformer9000")
+    one_line_error(_stage(project, "train"), "model.architecture", "transformer9000")
 
 
 def test_missing_data_folder_stops_with_one_line_and_writes_nothing(project):
-    _one_line_error(_stage(project, "train"), "data/prepared", "not found")
+    one_line_error(_stage(project, "train"), "data/prepared", "not found")
     assert not (project / "models").exists()
 
 
-def test_failing_stage_keeps_previous_outputs_whole(trained_project, tmp_path):
+def test_failing_stage_keeps_previous_outputs_whole(trained_copy):
     # A corrupt probabilities file makes evaluate fail after it started: the eval folder and
     # metrics.json from the last good run must be left exactly as they were.
-    import shutil
-
-    project = tmp_path / "copy"
-    shutil.copytree(trained_project, project)
+    project = trained_copy
     before = (project / paths.METRICS).read_text()
     listing = sorted(p.name for p in (project / paths.EVAL_DIR).iterdir())
     np.save(project / paths.PROBABILITIES, np.ones((3, 2)))
     proc = _stage(project, "evaluate")
-    assert proc.returncode != 0
+    one_line_error(proc, str(paths.PROBABILITIES.name))
     assert (project / paths.METRICS).read_text() == before
     assert sorted(p.name for p in (project / paths.EVAL_DIR).iterdir()) == listing
     assert not list(project.glob("data/.eval*"))
