@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from classlens import paths
-from classlens.evaluation.gate import GateInputError, Rule, flatten_metrics, run_gate
+from classlens.evaluation.gate import GateInputError, Rule, run_gate
+from classlens.evaluation.results import flatten_metrics
 from tests.conftest import run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,6 +82,15 @@ def test_noise_aware_drop_warns_inside_the_interval_and_fails_outside():
     assert run_gate(outside, _metrics(), rule).verdict == "fail"
     floor = [Rule("accuracy", floor=0.88, noise="warn")]
     assert run_gate(inside, _metrics(), floor).verdict == "fail"  # floors are never softened
+
+
+def test_noise_warning_names_the_configured_interval_level():
+    rule = [Rule("accuracy", max_drop=0.01, noise="warn")]
+    inside = _metrics(acc=0.87, intervals={"accuracy": {"low": 0.84, "high": 0.91}})
+    inside["bootstrap"]["level"] = 0.9
+    row = run_gate(inside, _metrics(), rule).rows[0]
+    assert row.verdict == "warn" and "inside the 90% interval" in row.reason
+    assert "95%" not in row.reason
 
 
 def test_missing_metric_and_empty_rule_are_unusable_input():

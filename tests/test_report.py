@@ -198,6 +198,22 @@ def test_report_shows_each_explanation_methods_trust_numbers_and_flags(trained_p
             assert flag.replace("'", "&#x27;") in row, (method, flag)
 
 
+def test_card_and_page_name_the_interval_level_from_bootstrap_level():
+    from classlens.reporting.model_card import evaluation_section
+
+    metrics = {"n_samples": 40, "accuracy": 0.75, "macro_avg": {"f1": 0.7},
+               "per_class": {"cat": {"f1": 0.6}, "dog": {"f1": 0.8}},
+               "bootstrap": {"level": 0.9, "resamples": 50, "seed": 0, "intervals": {
+                   "accuracy": {"low": 0.625, "high": 0.875}}}}
+    section = evaluation_section(metrics)
+    assert "| metric | value | 90% interval |" in section
+    assert "| accuracy | 0.75 | 0.625 – 0.875 |" in section and "95%" not in section
+    page = render(ReportContent(title="t", metrics=metrics, run={}, per_class=Table("p", []),
+                                analysis={}))
+    assert "Brackets: 90% percentile bootstrap intervals (50 resamples, seed 0)." in page
+    assert "[0.6250, 0.8750]" in page
+
+
 def test_render_escapes_names_and_lays_out_every_section():
     page = render(_content(model_card="# Card\n\n<script>x()</script>\n\n| a | b |\n|---|---|\n"
                                       "| <b>cat</b> | 1 |\n"))

@@ -203,7 +203,7 @@ def test_model_card_names_every_class_and_completes_with_metrics(trained_project
     worst = min(metrics["per_class"].items(), key=lambda kv: kv[1]["f1"] or 0.0)[0]
     assert "Weakest classes" in done and f"| {worst} | " in done.split("Weakest classes")[1]
     # bootstrap intervals (when evaluate computes them) appear beside their metric
-    metrics["bootstrap"] = {"confidence": 0.95, "intervals": {
+    metrics["bootstrap"] = {"level": 0.95, "intervals": {
         "accuracy": {"low": 0.25, "high": 0.5}, "macro_avg.f1": {"low": 0.125, "high": 0.375}}}
     again = complete_card(done, metrics)
     assert "95% interval" in again and "0.25 – 0.5" in again and "0.125 – 0.375" in again

@@ -7,9 +7,9 @@ statistic: here every statistic comes from the same resamples (one confusion mat
 intervals jointly reproducible from `seed` alone.
 
 Resample b draws `rng.integers(0, N, N)` (the b-th draw of `numpy.random.default_rng(seed)`)
-and the statistics follow `classlens.evaluation.classification`' zero-division policy: a class with no true and no
-predicted image in a resample has an undefined F1 there (skipped for its own interval, counted as
-0 in the macro F1, like the point estimate).
+and the statistics follow the zero-division policy of `classlens.evaluation.classification`: a
+class with no true and no predicted image in a resample has an undefined F1 there (skipped for
+its own interval, counted as 0 in the macro F1, like the point estimate).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
+
+from classlens.evaluation.results import Bootstrap
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,12 @@ class BootstrapIntervals:
     intervals: dict[str, tuple[Optional[float], Optional[float]]]
     undefined: dict[str, str] = field(default_factory=dict)
 
+    def results(self) -> Bootstrap:
+        """The `bootstrap` entry of metrics.json (the reasons go to its `undefined`)."""
+        return Bootstrap(self.level, self.resamples, self.seed, self.intervals)
+
     def to_json(self) -> dict:
-        return {
-            "level": self.level,
-            "resamples": self.resamples,
-            "seed": self.seed,
-            "intervals": {k: {"low": low, "high": high}
-                          for k, (low, high) in self.intervals.items()},
-        }
+        return self.results().to_json()
 
 
 def bootstrap_intervals(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], *,

@@ -1,33 +1,34 @@
 """The metric-regression gate: current metrics vs a baseline under per-metric rules -> verdict.
 
-Pure: takes the two `metrics.json` dicts and the rules, returns rows and a verdict. Reading the
-baseline (a file, or `metrics.json` at a git revision through DVC's API), printing, writing the
-verdict files and tagging the MLflow run happen in `pipeline/gate.py` and the CLI.
+Pure: takes the two `metrics.json` results (`classlens.evaluation.results.Metrics`, or dicts in
+that layout) and the rules, returns rows and a verdict. Reading the baseline (a file, or
+`metrics.json` at a git revision through DVC's API), printing, writing the verdict files and
+tagging the MLflow run happen in `pipeline/gate.py` and the CLI.
 
 A rule names metrics by their dotted path in `metrics.json` (`accuracy`, `macro_avg.f1`), and may
 use shell-style wildcards to cover every class (`per_class.*.f1`). For each matched metric it can
 require an absolute floor (or ceiling, for lower-is-better metrics), a maximum absolute drop and a
 maximum relative drop against the baseline. With `noise: warn`, a drop-limit breach whose
 baseline value lies inside the current run's bootstrap interval (written by the evaluate stage
-under `bootstrap.intervals.<path>`) is reported as a warning, not a failure: the change is within
-what resampling the test set alone produces. Floors are never softened.
+under `bootstrap.intervals.<path>`, at `bootstrap.level`) is reported as a warning, not a
+failure: the change is within what resampling the test set alone produces. Floors are never
+softened.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from classlens.errors import ClassLensError
+from classlens.evaluation.results import Metrics, MetricsLike
+from classlens.formatting import format_value
 
 DIRECTIONS = ("higher", "lower")
 NOISE_MODES = ("fail", "warn")
 # Metric names (last path segment) that are better when lower, unless a rule says otherwise.
 _LOWER_IS_BETTER = ("loss", "log_loss", "ece", "mce", "adaptive_ece", "error", "nll", "brier")
-# Subtrees of metrics.json that are not metrics themselves.
-_NOT_METRICS = ("bootstrap", "undefined")
 
 
 class GateInputError(ClassLensError):
@@ -90,32 +91,11 @@ class GateResult:
         for row in sorted(self.rows, key=lambda r: order[r.verdict]):
             reason = f" ({row.reason})" if row.reason else ""
             lines.append(
-                f"| `{row.metric}` | {_fmt(row.baseline)} | {_fmt(row.now)} | "
-                f"{_fmt(row.change, signed=True)} | {row.limit} | {icon[row.verdict]}{reason} |"
+                f"| `{row.metric}` | {format_value(row.baseline)} | {format_value(row.now)} | "
+                f"{format_value(row.change, signed=True)} | {row.limit} | "
+                f"{icon[row.verdict]}{reason} |"
             )
         return "\n".join(lines) + "\n"
-
-
-def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Optional[float]]:
-    """`{"macro_avg": {"f1": 0.9}}` -> `{"macro_avg.f1": 0.9}`: numbers (and nulls) only,
-    without the `bootstrap` and `undefined` subtrees."""
-    flat: dict[str, Optional[float]] = {}
-    for key, value in metrics.items():
-        if not prefix and key in _NOT_METRICS:
-            continue
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten_metrics(value, prefix=f"{path}."))
-        elif value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-            flat[path] = None if value is None else float(value)
-    return flat
-
-
-def intervals_of(metrics: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """Bootstrap intervals by metric path, from `metrics["bootstrap"]["intervals"]` if present."""
-    found = (metrics.get("bootstrap") or {}).get("intervals") or {}
-    return {path: (float(iv["low"]), float(iv["high"])) for path, iv in found.items()
-            if iv and iv.get("low") is not None and iv.get("high") is not None}
 
 
 def check_rules(rules: list[Rule], *, default_noise: str = "fail") -> None:
@@ -140,7 +120,7 @@ def check_rules(rules: list[Rule], *, default_noise: str = "fail") -> None:
                                  "max_relative_drop")
 
 
-def run_gate(current: dict[str, Any], baseline: dict[str, Any], rules: list[Rule], *,
+def run_gate(current: MetricsLike, baseline: MetricsLike, rules: list[Rule], *,
              default_noise: str = "fail") -> GateResult:
     """Judge `current` against `baseline` (both as written to metrics.json).
 
@@ -148,8 +128,9 @@ def run_gate(current: dict[str, Any], baseline: dict[str, Any], rules: list[Rule
     missing on one side.
     """
     check_rules(rules, default_noise=default_noise)
-    now_flat, base_flat = flatten_metrics(current), flatten_metrics(baseline)
-    intervals = intervals_of(current)
+    current, baseline = Metrics.of(current), Metrics.of(baseline)
+    now_flat, base_flat = current.flat(), baseline.flat()
+    intervals = current.defined_intervals()
     result = GateResult()
     judged: set[str] = set()
     for rule in rules:
@@ -168,12 +149,13 @@ def run_gate(current: dict[str, Any], baseline: dict[str, Any], rules: list[Rule
                         f"metric {path!r} is missing from the {side} metrics; both sides need "
                         "it (re-run evaluate, or narrow the gate rule)")
             result.rows.append(_judge(path, base_flat[path], now_flat[path], rule,
-                                      intervals.get(path), rule.noise or default_noise))
+                                      intervals.get(path), rule.noise or default_noise,
+                                      current.interval_label))
     return result
 
 
 def _judge(path: str, base: Optional[float], now: Optional[float], rule: Rule,
-           interval: Optional[tuple[float, float]], noise: str) -> Row:
+           interval: Optional[tuple[float, float]], noise: str, interval_label: str) -> Row:
     direction = rule.direction or _infer_direction(path)
     sign = 1.0 if direction == "higher" else -1.0
     limit = _describe_limit(rule, direction)
@@ -198,14 +180,15 @@ def _judge(path: str, base: Optional[float], now: Optional[float], rule: Rule,
         return Row(path, base, now, change, limit, "pass")
     if noise == "warn" and interval is not None and interval[0] <= base <= interval[1]:
         return Row(path, base, now, change, limit, "warn",
-                   f"{failures[0]}, but the baseline is inside the 95% interval "
+                   f"{failures[0]}, but the baseline is inside the {interval_label} "
                    f"[{interval[0]:.4g}, {interval[1]:.4g}]")
     return Row(path, base, now, change, limit, "fail", "; ".join(failures))
 
 
 def _infer_direction(path: str) -> str:
     name = path.rsplit(".", 1)[-1]
-    return "lower" if any(name == k or name.endswith(f"_{k}") for k in _LOWER_IS_BETTER) else "higher"
+    lower = any(name == k or name.endswith(f"_{k}") for k in _LOWER_IS_BETTER)
+    return "lower" if lower else "higher"
 
 
 def _describe_limit(rule: Rule, direction: str) -> str:
@@ -217,9 +200,3 @@ def _describe_limit(rule: Rule, direction: str) -> str:
     if rule.max_relative_drop is not None:
         parts.append(f"drop ≤ {rule.max_relative_drop:.0%}")
     return ", ".join(parts)
-
-
-def _fmt(value: Optional[float], *, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:+.4f}" if signed else f"{value:.4f}"

@@ -9,6 +9,9 @@ import html
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+from classlens.evaluation.results import Metrics, MetricsLike
+from classlens.formatting import format_value
+
 SECTIONS = [
     ("summary", "Summary"),
     ("per-class", "Per class"),
@@ -43,7 +46,7 @@ class ReportContent:
     """Everything the report shows, already computed; each list may be empty."""
 
     title: str
-    metrics: dict  # metrics.json
+    metrics: MetricsLike  # metrics.json (`results.Metrics`, or a dict in its layout)
     run: dict[str, str]  # run id, experiment, params digest... (shown as provenance)
     per_class: Table
     analysis: dict  # data/analysis/summary.json
@@ -113,16 +116,6 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "\u2014"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
-
-
 def _table(table: Table, *, table_id: str = "", sortable: bool = False,
            highlight: Sequence[str] = ()) -> str:
     if not table.rows:
@@ -137,7 +130,7 @@ def _table(table: Table, *, table_id: str = "", sortable: bool = False,
             sort_value = "" if value is None or not isinstance(value, (int, float)) else (
                 f" data-v='{value!r}'")
             text = "" if isinstance(value, (int, float)) or value is None else " class='t'"
-            cells.append(f"<td{sort_value}{text}>{_e(_fmt(value))}</td>")
+            cells.append(f"<td{sort_value}{text}>{_e(format_value(value))}</td>")
         first = str(row.get(columns[0]))
         css = " class='weak'" if first in highlight else ""
         body.append(f"<tr{css}>{''.join(cells)}</tr>")
@@ -166,46 +159,44 @@ def _tables(content: ReportContent, section: str) -> str:
     return "".join(_table(t) for t in content.tables.get(section, []))
 
 
-def _card(label: str, value: Any, interval: Optional[dict] = None, title: str = "") -> str:
+def _card(label: str, value: Any, interval: Optional[tuple] = None, title: str = "") -> str:
     ci = ""
-    if interval and interval.get("low") is not None:
-        ci = f"<div class='ci'>[{interval['low']:.4f}, {interval['high']:.4f}]</div>"
+    if interval and interval[0] is not None:
+        ci = f"<div class='ci'>[{interval[0]:.4f}, {interval[1]:.4f}]</div>"
     tip = f" title='{_e(title)}'" if title else ""
     return (f"<div class='card'{tip}><div class='k'>{_e(label)}</div>"
-            f"<div class='v'>{_e(_fmt(value))}</div>{ci}</div>")
+            f"<div class='v'>{_e(format_value(value))}</div>{ci}</div>")
 
 
 def _summary(content: ReportContent) -> str:
-    m, a = content.metrics, content.analysis
-    boot = m.get("bootstrap") or {}
-    intervals = boot.get("intervals", {})
-    cal = m.get("calibration") or {}
+    m, a = Metrics.of(content.metrics), content.analysis
+    headline = m.headline
+    cal = m.calibration or {}
     scaled = cal.get("temperature") or {}
-    top_k = next((k for k in m if k.startswith("top_") and k.endswith("_accuracy")), None)
-    undefined = m.get("undefined", {})
+    undefined = m.undefined
     cards = [
-        _card("accuracy", m.get("accuracy"), intervals.get("accuracy")),
-        _card("macro F1", (m.get("macro_avg") or {}).get("f1"), intervals.get("macro_avg.f1")),
-        _card("balanced accuracy", m.get("balanced_accuracy")),
+        _card("accuracy", m.accuracy, m.interval("accuracy")),
+        _card("macro F1", m.average("macro_avg", "f1"), m.interval("macro_avg.f1")),
+        _card("balanced accuracy", headline.get("balanced_accuracy")),
     ]
-    if top_k:
-        cards.append(_card(top_k.replace("_", " "), m[top_k]))
+    cards += [_card(key.replace("_", " "), value) for key, value in m.top_k()[:1]]
     cards += [
-        _card("log loss", m.get("log_loss")),
-        _card("Cohen's kappa", m.get("cohen_kappa"), title=undefined.get("cohen_kappa", "")),
-        _card("ROC AUC (one-vs-rest, macro)", m.get("roc_auc_ovr_macro"),
+        _card("log loss", headline.get("log_loss")),
+        _card("Cohen's kappa", headline.get("cohen_kappa"),
+              title=undefined.get("cohen_kappa", "")),
+        _card("ROC AUC (one-vs-rest, macro)", headline.get("roc_auc_ovr_macro"),
               title=undefined.get("roc_auc_ovr_macro", "")),
         _card("ECE (15 bins)" if cal.get("n_bins") == 15 else "ECE", cal.get("ece")),
         _card("ECE after temperature", scaled.get("ece")),
         _card("temperature (fit on validation)", scaled.get("value")),
-        _card("test images", m.get("n_samples")),
+        _card("test images", m.n_samples),
         _card("misclassified", a.get("n_misclassified")),
         _card("weak classes", len(a.get("weak_classes", []))),
         _card("label suspects", a.get("n_label_suspects")),
     ]
-    level = boot.get("level")
-    ci_note = (f"Brackets: {level:.0%} percentile bootstrap intervals ({boot.get('resamples')} "
-               f"resamples, seed {boot.get('seed')})." if level else "")
+    boot = m.bootstrap
+    ci_note = (f"Brackets: {boot.level_text} percentile bootstrap intervals ({boot.resamples} "
+               f"resamples, seed {boot.seed})." if boot is not None and boot.level else "")
     weak = a.get("weak_classes", [])
     weak_line = (f"<p><b>Weak classes</b> (F1 below {a.get('weak_f1_floor')}): "
                  f"{_e(', '.join(weak))} \u2014 see Errors.</p>" if weak else

@@ -5,85 +5,28 @@ Written in two steps because the facts arrive at different stages:
   parameter counts, input and preprocessing, classes, training-data fingerprint and class counts,
   training summary, augmentations — and a placeholder evaluation section between two markers;
 - once `metrics.json` exists, `complete_card` (pure) swaps the placeholder for the headline
-  metrics (with their bootstrap intervals when evaluate computed them) and the weakest classes.
-  `write_completed_card` does that from files; `classlens card` prints it at report time.
+  metrics (with their bootstrap intervals, at `bootstrap.level`, when evaluate computed them) and
+  the weakest classes. `completed_card` does that from files, for the report stage and
+  `classlens card`.
 
 The card is Markdown, so it reads well in MLflow's artifact view, on GitHub and in the report.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+from classlens.evaluation import results
+from classlens.evaluation.results import MetricsLike
+from classlens.formatting import format_value
+from classlens.reporting.model_summary import ModelSummary
 
 EVALUATION_BEGIN = "<!-- classlens:evaluation:begin -->"
 EVALUATION_END = "<!-- classlens:evaluation:end -->"
 WEAK_CLASSES = 3  # classes listed as weakest (lowest F1)
 RESIZE_WORDS = {"stretch": "stretched to the size", "crop": "centre-cropped to the aspect ratio",
                 "pad": "padded with black to the aspect ratio"}
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    name: str
-    kind: str
-    output_shape: str
-    params: int
-    trainable: bool
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    """Architecture facts read off a Keras model (see `summarize_model`)."""
-
-    name: str
-    layers: list[LayerRow]
-    trainable_params: int
-    frozen_params: int  # weights of layers frozen for training (e.g. a pretrained backbone)
-    statistics_params: int  # non-trainable state of trainable layers (BatchNorm moving stats)
-    augmentations: list[str] = field(default_factory=list)
-
-
-def summarize_model(model) -> ModelSummary:
-    """Top-level layers, parameter counts and augmentation layers (`aug_*`) of a Keras model.
-
-    Keras reports trainable vs non-trainable weights; non-trainable mixes frozen layers with
-    BatchNorm's moving statistics, so they are split here by whether the owning layer is frozen.
-    """
-    import numpy as np
-
-    def count(weights) -> int:
-        return int(sum(int(np.prod(w.shape)) for w in weights))
-
-    rows, frozen, statistics, augmentations = [], 0, 0, []
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        try:
-            shape = str(tuple(layer.output.shape))
-        except (AttributeError, ValueError):
-            shape = "?"
-        rows.append(LayerRow(layer.name, type(layer).__name__, shape.replace("None", "N"),
-                             count(layer.weights), bool(layer.trainable)))
-        if not layer.trainable:
-            frozen += count(layer.weights)
-        else:
-            statistics += count(layer.non_trainable_weights)
-        if layer.name.startswith("aug_"):
-            augmentations.append(_describe_augmentation(layer))
-    return ModelSummary(name=model.name, layers=rows,
-                        trainable_params=count(model.trainable_weights),
-                        frozen_params=frozen, statistics_params=statistics,
-                        augmentations=augmentations)
-
-
-def _describe_augmentation(layer) -> str:
-    config = layer.get_config()
-    shown = {k: v for k, v in config.items()
-             if k in ("mode", "factor", "height_factor", "width_factor", "fill_mode")}
-    return f"{type(layer).__name__}({', '.join(f'{k}={v}' for k, v in shown.items())})"
 
 
 # ---------------------------------------------------------------- rendering (pure)
@@ -102,7 +45,7 @@ def render_card(
     """The card as Markdown, its evaluation section a placeholder (see `complete_card`).
 
     Args:
-        summary: from `summarize_model`.
+        summary: from `classlens.reporting.model_summary.summarize_model`.
         preprocessing: the preprocessing record (`PreprocessingRecord.to_json()`).
         fingerprint: `data/prepared/fingerprint.json` (digest, image_shape, counts per split).
         data_source: the configured data source name.
@@ -168,7 +111,7 @@ def render_card(
         "",
         "## Training",
         "",
-        *(f"- {key.replace('_', ' ')}: {_fmt(value)}" for key, value in training.items()),
+        *(f"- {key.replace('_', ' ')}: {_compact(value)}" for key, value in training.items()),
         "",
         "## Evaluation",
         "",
@@ -188,15 +131,16 @@ def render_card(
     return "\n".join(lines)
 
 
-def complete_card(card: str, metrics: dict[str, Any], *,
+def complete_card(card: str, metrics: MetricsLike, *,
                   confusion: Optional[dict[str, Any]] = None,
                   weak_classes: int = WEAK_CLASSES) -> str:
     """Replace the card's evaluation placeholder with metrics from `metrics.json`.
 
     Args:
         card: a card from `render_card` (or an already completed one: it is re-completed).
-        metrics: `metrics.json` — accuracy, macro_avg/weighted_avg, per_class, top_k_accuracy,
-            and, when evaluate computed them, `bootstrap.intervals.<metric>.{low, high}`.
+        metrics: `metrics.json` (`results.Metrics`, or a dict in its layout) — accuracy,
+            top_<k>_accuracy, macro_avg/weighted_avg, per_class and, when evaluate computed
+            them, the bootstrap intervals and their level.
         confusion: `confusion_matrix.json` ({"classes", "counts"}), to name what each weak
             class is mistaken for (optional).
         weak_classes: how many of the lowest-F1 classes to list.
@@ -209,32 +153,28 @@ def complete_card(card: str, metrics: dict[str, Any], *,
     return f"{head}{EVALUATION_BEGIN}\n{section}\n{EVALUATION_END}{tail}"
 
 
-def evaluation_section(metrics: dict[str, Any], *, confusion: Optional[dict[str, Any]] = None,
+def evaluation_section(metrics: MetricsLike, *, confusion: Optional[dict[str, Any]] = None,
                        weak_classes: int = WEAK_CLASSES) -> str:
     """Headline metrics (with intervals when present) and the weakest classes, as Markdown."""
-    intervals = (metrics.get("bootstrap") or {}).get("intervals") or {}
-    level = (metrics.get("bootstrap") or {}).get("confidence")
-    rows = [("accuracy", metrics.get("accuracy"), "accuracy")]
+    metrics = results.Metrics.of(metrics)
+    rows = [("accuracy", metrics.accuracy, "accuracy")]
     rows += [(k.replace("_accuracy", " accuracy").replace("_", "-"), v, k)
-             for k, v in metrics.items()
-             if k.startswith("top_") and k.endswith("_accuracy")]
+             for k, v in metrics.top_k()]
     for avg in ("macro_avg", "weighted_avg"):
         for metric in ("f1", "precision", "recall"):
-            value = (metrics.get(avg) or {}).get(metric)
-            rows.append((f"{avg.replace('_avg', '')} {metric}", value, f"{avg}.{metric}"))
-    interval_head = f"{_fmt(level * 100 if level and level <= 1 else level)}% interval" \
-        if level else "interval"
-    lines = [f"Test images: {metrics.get('n_samples', '?')}.", "",
-             f"| metric | value | {interval_head} |", "|---|---:|---|"]
+            rows.append((f"{avg.replace('_avg', '')} {metric}", metrics.average(avg, metric),
+                         f"{avg}.{metric}"))
+    n_samples = metrics.n_samples
+    lines = [f"Test images: {'?' if n_samples is None else n_samples}.", "",
+             f"| metric | value | {metrics.interval_label} |", "|---|---:|---|"]
     for label, value, key in rows:
         if value is None:
             continue
-        interval = intervals.get(key) or {}
-        span = (f"{_fmt(interval['low'])} – {_fmt(interval['high'])}"
-                if {"low", "high"} <= set(interval) else "—")
-        lines.append(f"| {label} | {_fmt(value)} | {span} |")
-    macro_f1 = (metrics.get("macro_avg") or {}).get("f1")
-    weak = weakest_classes(metrics.get("per_class") or {}, n=weak_classes, below=macro_f1)
+        interval = metrics.interval(key)
+        span = f"{_compact(interval[0])} – {_compact(interval[1])}" if interval else "—"
+        lines.append(f"| {label} | {_compact(value)} | {span} |")
+    macro_f1 = metrics.average("macro_avg", "f1")
+    weak = weakest_classes(metrics.per_class, n=weak_classes, below=macro_f1)
     if not weak:
         lines += ["", "Weakest classes: none below the macro F1."]
     else:
@@ -244,8 +184,9 @@ def evaluation_section(metrics: dict[str, Any], *, confusion: Optional[dict[str,
                   "| class | F1 | precision | recall | support | most often predicted as |",
                   "|---|---:|---:|---:|---:|---|"]
         for name, values in weak:
-            lines.append(f"| {name} | {_fmt(values.get('f1'))} | {_fmt(values.get('precision'))} "
-                         f"| {_fmt(values.get('recall'))} | {values.get('support', '?')} | "
+            lines.append(f"| {name} | {_compact(values.get('f1'))} | "
+                         f"{_compact(values.get('precision'))} | "
+                         f"{_compact(values.get('recall'))} | {values.get('support', '?')} | "
                          f"{mistaken.get(name, '—')} |")
     return "\n".join(lines)
 
@@ -272,16 +213,9 @@ def _most_confused_with(confusion: dict[str, Any]) -> dict[str, str]:
     return result
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if math.isnan(value):
-        return "—"
-    return f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.1f}"
+def _compact(value: Any) -> str:
+    """Card text of a number: trailing zeros dropped, thousands separated."""
+    return format_value(value, compact=True)
 
 
 # ---------------------------------------------------------------- files
@@ -290,19 +224,17 @@ def _fmt(value: Any) -> str:
 def completed_card(card_path: Path, metrics_path: Path, *,
                    confusion_path: Optional[Path] = None) -> str:
     """The train stage's card completed from `metrics.json` (and the confusion matrix, when
-    given and present): for the evaluate stage (write it as its own output and log it), a
-    report, or `classlens card`."""
+    given and present): for the report stage and `classlens card`."""
     import json
 
     from classlens.errors import InputError
 
-    for path in (card_path, metrics_path):
-        if not Path(path).is_file():
-            raise InputError(f"{path}: not found; run `dvc repro` (train writes the card, "
-                             "evaluate the metrics)")
+    if not Path(card_path).is_file():
+        raise InputError(f"{card_path}: not found; run `dvc repro` (train writes the card, "
+                         "evaluate the metrics)")
+    metrics = results.load(metrics_path)
     confusion = None
     if confusion_path is not None and Path(confusion_path).is_file():
         confusion = json.loads(Path(confusion_path).read_text(encoding="utf-8"))
-    return complete_card(Path(card_path).read_text(encoding="utf-8"),
-                         json.loads(Path(metrics_path).read_text(encoding="utf-8")),
+    return complete_card(Path(card_path).read_text(encoding="utf-8"), metrics,
                          confusion=confusion)
