@@ -13,7 +13,8 @@ from classlens.config import Config, compose, load_params, register_configs, val
 from classlens.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-GROUPS = ["data", "model", "train", "predict", "evaluate", "analyze", "explain", "tracking"]
+# every config group: each folder of conf/ that holds options (conf/data/common is not a group)
+OPTIONS = sorted(path.relative_to(REPO / "conf") for path in (REPO / "conf").glob("*/*.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +36,36 @@ def test_write_params_is_byte_identical_to_committed_file(tmp_path):
     assert out.read_text() == (REPO / "params.yaml").read_text()
 
 
-@pytest.mark.parametrize(
-    "group,option",
-    [(g, p.stem) for g in GROUPS for p in sorted((REPO / "conf" / g).glob("*.yaml"))],
-)
-def test_every_config_group_option_composes_and_validates(group, option):
-    cfg = validate(compose(REPO / "conf", [f"{group}={option}"]))
-    assert isinstance(cfg, Config)
+@pytest.mark.parametrize("group,option", [(p.parent.name, p.stem) for p in OPTIONS])
+def test_every_config_group_option_composes_validates_and_lands(group, option):
+    """Each option of each group composes, validates, and its own values (and the options its
+    `override /group: choice` defaults pick) are what the composed config holds."""
+    from omegaconf import OmegaConf
+
+    composed = compose(REPO / "conf", [f"{group}={option}"])
+    assert isinstance(validate(composed), Config)
+    path = REPO / "conf" / group / f"{option}.yaml"
+    own = OmegaConf.to_container(OmegaConf.load(path))  # parsed as Hydra parses it
+    defaults = own.pop("defaults", [])
+    target = composed if "@package _global_" in path.read_text() else composed[group]
+    _assert_holds(target, own, group)
+    picked = {key.removeprefix("override /"): choice for entry in defaults
+              if isinstance(entry, dict) for key, choice in entry.items()
+              if key.startswith("override /")}
+    for other, choice in picked.items():
+        assert composed[other] == compose(REPO / "conf", [f"{other}={choice}"])[other], other
+    assert own or picked, f"{path} sets nothing"
+
+
+def _assert_holds(actual, expected, where: str) -> None:
+    """Every key of `expected` is in `actual` with the same value (nested mappings recursed)."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), where
+        for key, value in expected.items():
+            assert key in actual, f"{where}.{key}"
+            _assert_holds(actual[key], value, f"{where}.{key}")
+    else:
+        assert actual == expected, f"{where}: composed {actual!r}, option file {expected!r}"
 
 
 def test_schema_is_registered_in_hydra_config_store():
