@@ -15,12 +15,12 @@ with respect to it); the backbone's own conv layers stay reachable through
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
 
 import keras
 from keras import layers
 
-from classlens.config import AugmentConfig, ModelConfig
 from classlens.errors import ConfigError, InputError
 from classlens.models import FEATURES_LAYER, LOGITS_LAYER
 from classlens.models.backbones import (
@@ -31,6 +31,7 @@ from classlens.models.backbones import (
     preprocess_model,
 )
 from classlens.models.cnn import augmentation
+from classlens.models.options import AugmentConfig, ModelOptions
 
 
 def build_transfer(
@@ -142,15 +143,23 @@ def is_transfer(architecture: str) -> bool:
     return architecture in BACKBONES
 
 
-def fine_tune_plan(model: keras.Model, cfg: ModelConfig):
-    """Phase 2 for `training.fit` (None for the scratch CNN or `fine_tune.epochs: 0`). The
-    layers are resolved here, before phase 1, so a bad layer name fails before any training."""
-    from classlens.training.loop import FineTune
+@dataclass
+class FineTune:
+    """The plan of phase 2 of `classlens.training.loop.fit`: after phase 1, `unfreeze()` opens
+    `layers` (the top backbone layers with weights), and the model is recompiled at
+    `learning_rate` and trained `epochs` more."""
 
+    epochs: int
+    learning_rate: float
+    layers: list[str]
+    unfreeze: Callable[[], object]
+
+
+def fine_tune_plan(model: keras.Model, cfg: ModelOptions) -> Optional[FineTune]:
+    """Phase 2 for `training.loop.fit` (None for the scratch CNN or `fine_tune.epochs: 0`). The
+    layers are resolved here, before phase 1, so a bad layer name fails before any training."""
     if not is_transfer(cfg.architecture) or cfg.fine_tune.epochs == 0:
         return None
     names = layers_to_unfreeze(model, cfg.fine_tune.unfreeze)
-    print(f"train: fine-tuning will unfreeze {len(names)} backbone layers with weights"
-          + (f", from {names[0]} up" if names else "") + " (batch norm stays frozen)")
     return FineTune(epochs=cfg.fine_tune.epochs, learning_rate=cfg.fine_tune.learning_rate,
-                    unfreeze=lambda: unfreeze_layers(model, names))
+                    layers=names, unfreeze=lambda: unfreeze_layers(model, names))

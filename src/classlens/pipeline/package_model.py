@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from classlens import paths, tracking
+from classlens import paths
+from classlens.serving.logged_model import log_image_model, log_keras_model
+from classlens.tracking.log import log_files
 from classlens.atomic import save_figure, write_text
 from classlens.config import Config
+from classlens.training.summary import headline
 
 PREVIEW_IMAGES = 4
 PREVIEW_VERSIONS = 5
@@ -28,23 +31,21 @@ def package_model(model, cfg: Config, *, classes: list[str], fingerprint: dict, 
     """Write and log the record, card and preview, log the served model; returns its URI."""
     from classlens.figures import augment as augment_preview
     from classlens.reporting import model_card
+    from classlens.reporting.model_summary import summarize_model
     from classlens.serving.preprocessing import encode_png, record_for_training
 
     record = record_for_training(image_shape=fingerprint["image_shape"], class_names=classes,
                                  data_options=cfg.data)
     record.write(paths.PREPROCESSING)
-    model_uri = tracking.log_image_model(
+    model_uri = log_image_model(
         paths.MODEL, paths.PREPROCESSING,
         [encode_png(image) for image in np.asarray(example_images[:EXAMPLE_IMAGES])])
-    tracking.log_keras_model(model, np.asarray(example_images[:EXAMPLE_IMAGES]))
+    log_keras_model(model, np.asarray(example_images[:EXAMPLE_IMAGES]))
 
-    best = history.iloc[best_epoch - 1]
-    training = {"epochs_run": len(history), "best_epoch": best_epoch,
-                "best_val_accuracy": float(best["val_accuracy"]),
-                "best_val_loss": float(best["val_loss"]),
+    training = {**headline(history, best_epoch),  # the facts MLflow logs, too
                 "batch_size": cfg.train.batch_size, "learning_rate": cfg.train.learning_rate,
                 "seed": cfg.seed}
-    card = model_card.render_card(summary=model_card.summarize_model(model),
+    card = model_card.render_card(summary=summarize_model(model),
                                   preprocessing=record.to_json(), fingerprint=fingerprint,
                                   data_source=cfg.data.source, training=training,
                                   run_id=run_id, model_uri=model_uri)
@@ -61,6 +62,6 @@ def package_model(model, cfg: Config, *, classes: list[str], fingerprint: dict, 
         originals, augmented, titles=[f"class {classes[int(train_labels[i])]}" for i in picked],
         description=description))
 
-    tracking.log_files([paths.PREPROCESSING, paths.MODEL_CARD, paths.AUGMENT_PREVIEW], "train")
+    log_files([paths.PREPROCESSING, paths.MODEL_CARD, paths.AUGMENT_PREVIEW], "train")
     return model_uri
 

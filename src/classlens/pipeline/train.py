@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from classlens import paths, tracking
+from dataclasses import asdict
+
+from classlens import paths
+from classlens.tracking.log import (epoch_metrics_callback, log_data_report, log_dataset,
+                                    log_metrics, replace_artifacts, set_tags)
+from classlens.tracking.runs import training_run
 from classlens.atomic import atomic_dir, save_figure, write_csv
-from classlens.config import Config
+from classlens.config import BackboneOptions, Config
 from classlens.errors import ConfigError
 from classlens.data.prepared import (cache_in_memory, load_classes, load_fingerprint,
                                      load_split)
+from classlens.training.summary import epochs_run, headline
 
 
 def run(cfg: Config) -> None:
@@ -27,8 +33,7 @@ def run(cfg: Config) -> None:
     policy = apply_policy(cfg.train.mixed_precision)  # before any layer is built
     mode = distributed.resolve_mode(cfg.train.distribution)
     provided = cfg.model.architecture == "file"
-    fine_tuning = getattr(cfg.model, "fine_tune", None) is not None \
-        and cfg.model.fine_tune.epochs > 0
+    fine_tuning = isinstance(cfg.model, BackboneOptions) and cfg.model.fine_tune.epochs > 0
     if mode != "none" and (provided or fine_tuning):
         raise ConfigError(
             f"train.distribution={cfg.train.distribution!r} trains models built from conf/ in one "
@@ -55,29 +60,35 @@ def run(cfg: Config) -> None:
         model = build()
         # resolved now, so a bad layer name fails before phase 1 rather than after it
         fine_tune = fine_tune_plan(model, cfg.model)
+        if fine_tune is not None:
+            print(f"train: fine-tuning will unfreeze {len(fine_tune.layers)} backbone layers "
+                  "with weights" + (f", from {fine_tune.layers[0]} up" if fine_tune.layers
+                                    else "")
+                  + (" (batch norm stays frozen)" if cfg.model.weights is not None
+                     else " (batch norm trains in both phases)"))
     else:
         model = None  # built under the strategy's scope by fit_distributed
 
-    with tracking.training_run(cfg, data_fingerprint=fingerprint) as ref:
-        tracking.log_dataset(train.images, train.labels, name=f"{cfg.data.source}-train",
+    with training_run(cfg.tracking, asdict(cfg), data_fingerprint=fingerprint) as ref:
+        log_dataset(train.images, train.labels, name=f"{cfg.data.source}-train",
                              digest=fingerprint["digest"][:36], source=str(paths.PREPARED_DIR),
                              context="train")
-        tracking.log_data_report(paths.PREPARED_REPORT, fingerprint, classes)
+        log_data_report(paths.PREPARED_REPORT, fingerprint, classes)
         if provided:
             result = score_provided(model, (train.images, train.labels),
                                     (val.images, val.labels), batch_size=cfg.train.batch_size)
-            tracking.log_metrics(result.history.iloc[0].drop(["epoch", "phase"]).to_dict(),
+            log_metrics(result.history.iloc[0].drop(["epoch", "phase"]).to_dict(),
                                  step=0)
-            tracking.set_tags(provenance_tags(cfg.model.path, output_kind))
+            set_tags(provenance_tags(cfg.model.path, output_kind))
         elif strategy is None:
             result = fit(model, (train.images, train.labels), (val.images, val.labels),
                          cfg.train, seed=cfg.seed, fine_tune=fine_tune,
-                         extra_callbacks=[tracking.epoch_metrics_callback()])
+                         extra_callbacks=[epoch_metrics_callback()])
         else:
             model, result = distributed.fit_distributed(
                 build, (train.images, train.labels), (val.images, val.labels), cfg.train,
                 strategy=strategy, seed=cfg.seed,
-                extra_callbacks=[tracking.epoch_metrics_callback()])
+                extra_callbacks=[epoch_metrics_callback()])
             print(f"train: chief weights digest {distributed.weights_digest(model)}")
 
         with atomic_dir(paths.MODEL_DIR) as out:
@@ -86,18 +97,14 @@ def run(cfg: Config) -> None:
             save_figure(out / paths.TRAINING_CURVES.name, figures.training_curves(result.history))
             ref.write(out / paths.RUN_REF.name)
 
-        best = result.history.iloc[max(result.best_epoch - 1, 0)]
-        tracking.log_metrics({"best_epoch": result.best_epoch,
-                              "epochs_run": int((result.history["phase"] > 0).sum()),
-                              "best_val_loss": best["val_loss"],
-                              "best_val_accuracy": best["val_accuracy"],
-                              "trainable_params": model.count_params()})
-        tracking.set_tags({"stopped_early": result.stopped_early,
+        facts = headline(result.history, result.best_epoch)
+        log_metrics({**facts, "trainable_params": model.count_params()})
+        set_tags({"stopped_early": result.stopped_early,
                            "model_architecture": cfg.model.architecture,
                            "dtype_policy": policy,
                            **{f"phase{n}_start_epoch": e for n, e in result.phase_starts.items()
                               if n > 0}})
-        tracking.replace_artifacts([paths.HISTORY, paths.TRAINING_CURVES, paths.FINGERPRINT,
+        replace_artifacts([paths.HISTORY, paths.TRAINING_CURVES, paths.FINGERPRINT,
                                     paths.CLASSES], "train")
         # preprocessing record, model card, augmentation preview, the served (pyfunc) model
         from classlens.pipeline.package_model import package_model
@@ -105,8 +112,8 @@ def run(cfg: Config) -> None:
                       history=result.history, best_epoch=result.best_epoch,
                       train_images=train.images, train_labels=train.labels,
                       example_images=val.images, run_id=ref.run_id)
-    print(f"train: best epoch {result.best_epoch}/{len(result.history)}, "
-          f"val accuracy {best['val_accuracy']:.4f}, run {ref.run_id}")
+    print(f"train: best epoch {result.best_epoch}/{facts['epochs_run']}, "
+          f"val accuracy {facts['best_val_accuracy']:.4f}, run {ref.run_id}")
 
 
 def _train_as_worker(build, train, val, cfg: Config, strategy) -> None:
@@ -124,4 +131,4 @@ def _train_as_worker(build, train, val, cfg: Config, strategy) -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"train: worker weights digest {distributed.weights_digest(model)} "
-          f"({len(result.history)} epochs; outputs and MLflow left to the chief)")
+          f"({epochs_run(result.history)} epochs; outputs and MLflow left to the chief)")

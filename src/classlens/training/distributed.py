@@ -26,21 +26,22 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from classlens.config import TrainConfig
 from classlens.errors import ConfigError, InputError
+from classlens.training.options import DISTRIBUTION, TrainConfig
+from classlens.training.plan import total_steps
+from classlens.training.summary import MONITOR, FitResult, best_epoch
 
-MODES = ("none", "mirrored", "multi_worker", "auto")
 # Collective operations give up after this long (seconds; env CLASSLENS_COLLECTIVE_TIMEOUT_S
 # overrides), so a dead worker fails the others instead of hanging them forever.
 COLLECTIVE_TIMEOUT_S = 120.0
 
 
 def resolve_mode(mode: str) -> str:
-    """`auto` -> `mirrored` (several GPUs) or `none`; other modes are checked and returned."""
+    """`auto` -> `mirrored` (several GPUs) or `none`; other modes are checked (with the
+    constraint `load_params` applies, for direct callers) and returned."""
     import tensorflow as tf
 
-    if mode not in MODES:
-        raise ConfigError(f"train.distribution must be one of {list(MODES)}; received {mode!r}")
+    DISTRIBUTION.check("train.distribution", mode)
     if mode == "auto":
         return "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "none"
     if mode == "multi_worker" and not os.environ.get("TF_CONFIG"):
@@ -105,19 +106,19 @@ def fit_distributed(
     """Build the model under `strategy.scope()` and train it with the custom distributed step.
 
     Returns `(model, FitResult)`; the model holds the best validation epoch's weights, as with
-    `classlens.training.loop.fit`. `extra_callbacks` (e.g. MLflow logging) should be given on the chief
-    only.
+    `classlens.training.loop.fit`. `extra_callbacks` (e.g. MLflow logging) should be given on
+    the chief only.
     """
     import keras
     import pandas as pd
     import tensorflow as tf
 
-    from classlens.training.loop import MONITOR, FitResult, learning_rate, plateau_callbacks
+    from classlens.training.schedule import learning_rate, plateau_callbacks
 
     with strategy.scope():
         model = build_model()
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate(
-            cfg, cfg.learning_rate, steps=-(-len(train[1]) // cfg.batch_size) * cfg.epochs))
+            cfg, cfg.learning_rate, steps=total_steps(len(train[1]), cfg.batch_size, cfg.epochs)))
         # compile only attaches the optimizer (ReduceLROnPlateau reads model.optimizer)
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     per_example_loss = keras.losses.SparseCategoricalCrossentropy(reduction="none")
@@ -197,13 +198,12 @@ def fit_distributed(
     finally:
         scratch.cleanup()
     history = pd.DataFrame(rows)
-    best_epoch = int(history[MONITOR].idxmin()) + 1
     # Hand back a plain copy outside the strategy: using the distributed model afterwards
     # (predict for the MLflow signature, saving) would run collective ops that need every worker
     # to still be there.
     plain = build_model()
     plain.set_weights(model.get_weights())
-    return plain, FitResult(history=history, best_epoch=best_epoch,
+    return plain, FitResult(history=history, best_epoch=best_epoch(history),
                             stopped_early=early.stopped_epoch > 0, phase_starts={1: 1})
 
 

@@ -1,20 +1,24 @@
 """Compile and fit a classifier: Adam, sparse categorical cross-entropy, best-val checkpoint,
-learning-rate reduction on plateau and early stopping with the best weights restored."""
+the learning-rate schedule of `classlens.training.schedule` (cut on plateau, or warm-up then
+cosine decay) and early stopping with the best weights restored."""
 
 from __future__ import annotations
 
 import tempfile
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import keras
 import numpy as np
 
-from classlens.config import TrainConfig
+from classlens.training.options import TrainConfig
+from classlens.training.plan import steps_per_epoch, total_steps
+from classlens.training.schedule import LogLearningRate, learning_rate, plateau_callbacks
+from classlens.training.summary import MONITOR, FitResult, best_epoch
 
-MONITOR = "val_loss"
+if TYPE_CHECKING:
+    from classlens.models.transfer import FineTune
 
 
 def seed_everything(seed: int, *, deterministic: bool) -> None:
@@ -61,27 +65,8 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int, shu
         tf.TensorSpec(shape=(None, *images.shape[1:]), dtype=tf.as_dtype(images.dtype)),
         tf.TensorSpec(shape=(None,), dtype=tf.int64),
     ))
-    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps_per_epoch(count, batch_size)))
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-@dataclass
-class FineTune:
-    """Phase 2 of `fit`: after phase 1, `unfreeze()` opens part of the model (a transfer model's
-    top backbone layers), which is recompiled at `learning_rate` and trained `epochs` more."""
-
-    epochs: int
-    learning_rate: float
-    unfreeze: Callable[[], object]
-
-
-@dataclass
-class FitResult:
-    # pandas DataFrame: epoch, phase, loss, accuracy, val_loss, val_accuracy, learning_rate
-    history: "object"
-    best_epoch: int
-    stopped_early: bool
-    phase_starts: dict[int, int] = field(default_factory=dict)  # phase -> its first epoch
 
 
 class _PhaseMarker(keras.callbacks.Callback):
@@ -95,41 +80,6 @@ class _PhaseMarker(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["phase"] = self.phase
-
-
-class _LogLearningRate(keras.callbacks.Callback):
-    """Adds the optimizer's current rate to each epoch's logs when no callback did (a schedule
-    changes it every step; ReduceLROnPlateau logs its own)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and "learning_rate" not in logs:
-            logs["learning_rate"] = float(keras.ops.convert_to_numpy(
-                self.model.optimizer.learning_rate))
-
-
-def plateau_callbacks(cfg: TrainConfig) -> list[keras.callbacks.Callback]:
-    """ReduceLROnPlateau for schedule `plateau`; none for `cosine` (the schedule sets the rate)."""
-    if cfg.schedule != "plateau":
-        return []
-    return [keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, factor=cfg.reduce_lr_factor,
-                                              patience=cfg.reduce_lr_patience,
-                                              min_lr=cfg.min_learning_rate)]
-
-
-def learning_rate(cfg: TrainConfig, base_rate: float, *, steps: int):
-    """What the optimizer gets for a phase of `steps` steps: `base_rate` itself (schedule
-    `plateau`; ReduceLROnPlateau then cuts it), or warm-up then cosine decay (schedule `cosine`):
-    linear from base_rate/10 to base_rate over `warmup_fraction` of the steps, then down to
-    `min_learning_rate` at the last step (Keras' own CosineDecay)."""
-    if cfg.schedule == "plateau":
-        return base_rate
-    warmup = int(steps * cfg.warmup_fraction)
-    floor = min(cfg.min_learning_rate / base_rate, 1.0)
-    if warmup == 0:
-        return keras.optimizers.schedules.CosineDecay(base_rate, max(steps, 1), alpha=floor)
-    return keras.optimizers.schedules.CosineDecay(
-        base_rate / 10, max(steps - warmup, 1), alpha=floor, warmup_target=base_rate,
-        warmup_steps=warmup)
 
 
 def _compile(model: keras.Model, rate, *, jit_compile) -> None:
@@ -177,13 +127,14 @@ def fit(
             keras.callbacks.ModelCheckpoint(best, monitor=MONITOR, save_best_only=True,
                                             save_weights_only=True),
             *plateau_callbacks(cfg),
-            _LogLearningRate(),
+            LogLearningRate(),
             early,
             marker,
             *extra_callbacks,
         ]
-        steps = len(train_ds)
-        _compile(model, learning_rate(cfg, cfg.learning_rate, steps=steps * cfg.epochs),
+        examples = len(train[1])
+        _compile(model, learning_rate(cfg, cfg.learning_rate,
+                                      steps=total_steps(examples, cfg.batch_size, cfg.epochs)),
                  jit_compile=cfg.jit_compile)
         histories.append(model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
                                    callbacks=callbacks, shuffle=False,  # tf.data shuffles
@@ -194,7 +145,8 @@ def fit(
             fine_tune.unfreeze()
             # trainable flags take effect on compile
             _compile(model, learning_rate(cfg, fine_tune.learning_rate,
-                                          steps=steps * fine_tune.epochs),
+                                          steps=total_steps(examples, cfg.batch_size,
+                                                            fine_tune.epochs)),
                      jit_compile=cfg.jit_compile)
             done = len(histories[0]["loss"])
             marker.phase = 2
@@ -211,8 +163,7 @@ def fit(
                         ignore_index=True)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     history.insert(1, "phase", history.pop("phase"))
-    best_epoch = int(history[MONITOR].idxmin()) + 1
-    return FitResult(history=history, best_epoch=best_epoch, stopped_early=stopped_early,
+    return FitResult(history=history, best_epoch=best_epoch(history), stopped_early=stopped_early,
                      phase_starts=phase_starts)
 
 
