@@ -48,19 +48,19 @@ def load_subset(archive: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def train_and_score(splits, weights) -> float:
-    from classlens.config import AugmentConfig, FineTuneConfig, ModelConfig, TrainConfig
+    from classlens.config import AugmentConfig, FineTuneConfig, MobileNetOptions, TrainConfig
     from classlens.models.inference import predict_probabilities
     from classlens.models import build_model
     from classlens.models.transfer import fine_tune_plan
     from classlens.training.loop import fit, seed_everything
 
     seed_everything(0, deterministic=False)
-    cfg = ModelConfig(architecture="mobilenet", weights=weights, alpha=0.25, input_size=128,
-                      head_dropout=0.2,
-                      augment=AugmentConfig(translate=0.0, rotate=0.0, zoom=0.0,
-                                            flip_horizontal=True),
-                      fine_tune=FineTuneConfig(epochs=3, learning_rate=1e-4,
-                                               unfreeze="conv_dw_12"))
+    cfg = MobileNetOptions(architecture="mobilenet", weights=weights, alpha=0.25, input_size=128,
+                           head_dropout=0.2,
+                           augment=AugmentConfig(translate=0.0, rotate=0.0, zoom=0.0,
+                                                 flip_horizontal=True),
+                           fine_tune=FineTuneConfig(epochs=3, learning_rate=1e-4,
+                                                    unfreeze="conv_dw_12"))
     model = build_model(cfg, input_shape=(32, 32, 3), num_classes=len(CLASSES), seed=0)
     train = TrainConfig(epochs=5, batch_size=32, learning_rate=1e-3, early_stopping_patience=10,
                         reduce_lr_patience=10, reduce_lr_factor=0.5, min_learning_rate=1e-6,

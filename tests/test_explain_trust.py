@@ -8,7 +8,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from classlens.config import AugmentConfig, ModelConfig  # noqa: E402
+from classlens.config import AugmentConfig, CNNOptions  # noqa: E402
 from classlens.explain import make_explainer  # noqa: E402
 from classlens.explain.base import Explainer  # noqa: E402
 from classlens.explain.faithfulness import deletion_insertion, pixel_ranks  # noqa: E402
@@ -42,11 +42,11 @@ def digits():
 
 @pytest.fixture(scope="module")
 def cnn():
-    cfg = ModelConfig(architecture="cnn", filters=[8, 16], convs_per_block=1, kernel_size=3,
-                      block_dropout=0.0, padding="same", batch_norm=True, head="gap", dense_units=0,
-                      head_dropout=0.0,
-                      augment=AugmentConfig(translate=0.0, rotate=0.0, zoom=0.0,
-                                            flip_horizontal=False))
+    cfg = CNNOptions(architecture="cnn", filters=[8, 16], convs_per_block=1, kernel_size=3,
+                     block_dropout=0.0, padding="same", batch_norm=True, head="gap", dense_units=0,
+                     head_dropout=0.0,
+                     augment=AugmentConfig(translate=0.0, rotate=0.0, zoom=0.0,
+                                           flip_horizontal=False))
     return build_model(cfg, input_shape=(8, 8, 1), num_classes=10, seed=0)
 
 

@@ -7,18 +7,18 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from classlens.config import AugmentConfig, ModelConfig, TrainConfig  # noqa: E402
+from classlens.config import AugmentConfig, CNNOptions, TrainConfig  # noqa: E402
 from classlens.models import LOGITS_LAYER, build_model  # noqa: E402
 from classlens.training.loop import fit, seed_everything  # noqa: E402
 
 NO_AUGMENT = AugmentConfig(translate=0.0, rotate=0.0, zoom=0.0, flip_horizontal=False)
 
 
-def _cfg(**kw) -> ModelConfig:
+def _cfg(**kw) -> CNNOptions:
     base = dict(architecture="cnn", filters=[8, 16], convs_per_block=1, kernel_size=3,
                 block_dropout=0.0, padding="same", batch_norm=True, head="gap", dense_units=0,
                 head_dropout=0.0, augment=NO_AUGMENT)
-    return ModelConfig(**{**base, **kw})
+    return CNNOptions(**{**base, **kw})
 
 
 def test_flatten_head_with_a_dense_layer_and_no_batch_norm():

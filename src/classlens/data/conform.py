@@ -16,11 +16,14 @@ from typing import BinaryIO, Optional, Union
 
 import numpy as np
 
-from classlens.errors import ConfigError
+from classlens.errors import Constraint
 
 RESIZE_MODES = ("stretch", "crop", "pad")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")  # Pillow's
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
+IMAGE_SIZE = Constraint(  # data.image_size: checked at load time and by ConformSpec.from_config
+    lambda size: not size or (len(size) == 2 and min(size) >= 1),
+    "be [] (keep the source size) or [height, width] with positive numbers")
 # Pillow modes holding one channel of intensity; everything else is treated as colour.
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 WIDE_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
@@ -51,11 +54,7 @@ class ConformSpec:
     @classmethod
     def from_config(cls, *, image_size: list[int], channels: int, resize: str,
                     interpolation: str, max_image_pixels: int) -> "ConformSpec":
-        if image_size and (len(image_size) != 2 or min(image_size) < 1):
-            raise ConfigError(
-                f"data.image_size must be [] (keep the source size) or [height, width] with "
-                f"positive numbers; received {list(image_size)}"
-            )
+        IMAGE_SIZE.check("data.image_size", list(image_size))
         return cls(size=tuple(image_size) if image_size else None, channels=channels,
                    resize=resize, interpolation=interpolation, max_pixels=max_image_pixels)
 

@@ -18,8 +18,8 @@ Modules that need TensorFlow import it inside functions, so importing this packa
 
 from __future__ import annotations
 
-# name -> (module, class); the order is the order of the comparison grid. Kept in step with
-# `classlens.config.EXPLAIN_METHODS` (a test checks).
+# name -> (module, class); the order is the order of the comparison grid. `explain.methods` in
+# params.yaml accepts these names (classlens.config.constraints imports them).
 METHODS: dict[str, tuple[str, str]] = {
     "gradients": ("saliency", "VanillaGradients"),
     "smoothgrad": ("saliency", "SmoothGrad"),

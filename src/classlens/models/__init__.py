@@ -12,16 +12,15 @@ Layer names explanation methods can rely on:
 
 from __future__ import annotations
 
-from classlens.config import ModelConfig
-from classlens.errors import ConfigError
-
+from classlens.errors import one_of
 from classlens.models.backbones import BACKBONE_LAYER  # noqa: F401 (re-exported)
+from classlens.models.options import MobileNetOptions, ModelOptions
 
 LOGITS_LAYER = "logits"
 FEATURES_LAYER = "features"
 
 
-def build_model(cfg: ModelConfig, *, input_shape: tuple[int, ...], num_classes: int, seed: int):
+def build_model(cfg: ModelOptions, *, input_shape: tuple[int, ...], num_classes: int, seed: int):
     """Build the (uncompiled) Keras model that `cfg.architecture` names; a transfer model comes
     with its backbone frozen. (`architecture: file` is loaded, not built: see `models.provided`.)"""
     from classlens.models import cnn, transfer
@@ -48,13 +47,10 @@ def build_model(cfg: ModelConfig, *, input_shape: tuple[int, ...], num_classes: 
             input_shape=input_shape,
             num_classes=num_classes,
             weights=cfg.weights,
-            alpha=cfg.alpha,
+            alpha=cfg.alpha if isinstance(cfg, MobileNetOptions) else None,
             input_size=cfg.input_size,
             head_dropout=cfg.head_dropout,
             augment=cfg.augment,
             seed=seed,
         )
-    buildable = ["cnn", *sorted(transfer.BACKBONES)]
-    raise ConfigError(
-        f"model.architecture must be one of {buildable}; received {cfg.architecture!r}"
-    )
+    one_of(["cnn", *sorted(transfer.BACKBONES)]).check("model.architecture", cfg.architecture)

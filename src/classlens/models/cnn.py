@@ -7,7 +7,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from classlens.config import AugmentConfig
+from classlens.models.options import AugmentConfig
 from classlens.errors import ConfigError
 
 

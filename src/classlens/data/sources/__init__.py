@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from classlens.config import DataConfig
 from classlens.data.catalog import Catalog
-from classlens.errors import ConfigError
+from classlens.data.options import DataConfig
+from classlens.errors import ConfigError, one_of
 from classlens.paths import project_root
 
 
@@ -73,8 +73,7 @@ SOURCES: dict[str, Callable[[DataConfig], Catalog]] = {
 
 
 def load_catalog(cfg: DataConfig) -> Catalog:
-    """List the images of the source `cfg.source` names (no pixels read yet)."""
-    if cfg.source not in SOURCES:
-        raise ConfigError(f"data.source must be one of {sorted(SOURCES)}; "
-                          f"received {cfg.source!r}")
+    """List the images of the source `cfg.source` names (no pixels read yet). `load_params`
+    checked the name against this registry; a direct caller's is checked the same way here."""
+    one_of(SOURCES).check("data.source", cfg.source)
     return SOURCES[cfg.source](cfg)
