@@ -14,7 +14,8 @@ from classlens.config import compose, validate  # noqa: E402
 from classlens.models import BACKBONE_LAYER, LOGITS_LAYER, build_model  # noqa: E402
 from classlens.models.precision import (FULL, MIXED, MIXED_CPU, apply_policy,  # noqa: E402
                                         choose_policy, cpu_supports_bfloat16)
-from tests.test_transfer import REPO, model_config  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
+from tests.helpers import model_config  # noqa: E402
 
 HAS_GPU = bool(tf.config.list_physical_devices("GPU"))
 

@@ -4,34 +4,26 @@ unfrozen ones move in phase 2), save/reload, saliency, and local weight files.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
 
-from classlens.config import BACKBONES, TrainConfig, compose, validate  # noqa: E402
+from classlens.config import BACKBONES, TrainConfig  # noqa: E402
 from classlens.errors import ConfigError  # noqa: E402
 from classlens.explain.saliency import VanillaGradients  # noqa: E402
 from classlens.models import BACKBONE_LAYER, FEATURES_LAYER, LOGITS_LAYER, build_model  # noqa: E402
 from classlens.models import backbones  # noqa: E402
 from classlens.models.transfer import fine_tune_plan  # noqa: E402
 from classlens.training.loop import fit, seed_everything  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
+from tests.helpers import digits as digits_arrays  # noqa: E402
+from tests.helpers import model_config  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 # Building and tracing a training step costs 30 s (MobileNet) to 80 s (EfficientNetB0) of CPU on
 # 2 cores even at 32x32, so the default run trains one family and `-m slow` the other five.
 FAMILIES = [name if name == "mobilenet" else pytest.param(name, marks=pytest.mark.slow)
             for name in BACKBONES]
-
-
-def model_config(architecture: str, *overrides: str):
-    """The real conf/model/<architecture>.yaml, random init, no augmentation, as typed config."""
-    raw = compose(REPO / "conf", [f"model={architecture}", "model.weights=null",
-                                  "model.augment.translate=0", "model.augment.rotate=0",
-                                  "model.augment.zoom=0", *overrides])
-    return validate(raw).model
 
 
 def tiny_train_config(**kw) -> TrainConfig:
@@ -44,11 +36,8 @@ def tiny_train_config(**kw) -> TrainConfig:
 @pytest.fixture(scope="module")
 def digits():
     """48 training and 16 validation images of scikit-learn's digits as uint8 8x8x1."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    x = np.rint(data.images * 255 / 16).astype(np.uint8)[..., None]
-    return (x[:48], data.target[:48]), (x[48:64], data.target[48:64])
+    x, y = digits_arrays(64)
+    return (x[:48], y[:48]), (x[48:], y[48:])
 
 
 def _weights(layers) -> dict[str, list[np.ndarray]]:
@@ -93,7 +82,13 @@ def test_backbone_family_trains_in_two_phases_saves_and_explains(architecture, d
     # frozen for phase 1, except (random init) batch norm, which normalises with batch statistics
     assert {w.path.split("/")[-1] for w in base.trainable_weights} <= {"gamma", "beta"}
     assert base.input_shape[1:] == (spec.min_size, spec.min_size, 3)
-    assert model.get_layer("gray_to_rgb") is not None
+    # the gray image, resized, becomes three equal channels
+    to_rgb = keras.Model(model.input, model.get_layer("gray_to_rgb").output)
+    rgb = np.asarray(to_rgb(train[0][:2].astype("float32")))
+    assert rgb.shape == (2, spec.min_size, spec.min_size, 3)
+    np.testing.assert_array_equal(rgb[..., 1], rgb[..., 0])
+    np.testing.assert_array_equal(rgb[..., 2], rgb[..., 0])
+    assert rgb.max() > 0
     assert [layer.name for layer in model.layers[-2:]] == [LOGITS_LAYER, "probabilities"]
     assert model.get_layer(LOGITS_LAYER).dtype == "float32"
     gradcam_view = keras.Model(model.input, [model.get_layer(FEATURES_LAYER).output,
@@ -183,8 +178,15 @@ def test_default_fine_tune_layer_exists_in_every_backbone():
         cfg = model_config(architecture)
         model = build_model(cfg, input_shape=(8, 8, 1), num_classes=2, seed=0)
         names = layers_to_unfreeze(model, cfg.fine_tune.unfreeze)
-        assert names[0] == cfg.fine_tune.unfreeze or cfg.fine_tune.unfreeze not in names
-        assert 0 < len(names) < len(model.get_layer(BACKBONE_LAYER).layers)
+        stack = [layer for layer in model.get_layer(BACKBONE_LAYER).layers
+                 if not isinstance(layer, keras.layers.InputLayer)]
+        order = [layer.name for layer in stack]
+        assert cfg.fine_tune.unfreeze in order, architecture  # a real layer of the network
+        # exactly the layers with weights from it up, batch norm excepted
+        assert names == [layer.name for layer in stack[order.index(cfg.fine_tune.unfreeze):]
+                         if layer.weights
+                         and not isinstance(layer, keras.layers.BatchNormalization)], architecture
+        assert 0 < len(names) < len(stack)
 
 
 def test_no_fine_tune_epochs_means_feature_extraction_only():
