@@ -7,9 +7,9 @@ Copies the project (tracked and untracked, not ignored, files) into a temporary 
 runs `dvc repro` there (timed), then `dvc repro` again (the no-op, timed), then each stage once
 more on its own through benchmarks/stage_profile.py under `python -X importtime`, which splits
 its time into: interpreter start (a bare `python -c pass`), imports (the sum of -X importtime's
-self times, lazy imports inside the stage included), MLflow (time inside classlens.tracking) and
-the rest, its work. Goals: full pipeline < 60 s, no-op < 5 s, fixed cost < 4 s per stage, and
-evaluate, analyze and gate never import TensorFlow.
+self times, lazy imports inside the stage included), MLflow (time inside the code that talks to
+MLflow, see stage_profile.py) and the rest, its work. Goals: full pipeline < 60 s, no-op < 5 s,
+fixed cost < 4 s per stage, and evaluate, analyze and gate never import TensorFlow.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from classlens.evaluation.classification import classify, metric_key
+from classlens.evaluation.classification import classify
+from classlens.naming import metric_key
+from classlens.tracking.naming import classification_metrics
 
 
 def _probs_for(pred: np.ndarray, n_classes: int, rng) -> np.ndarray:
@@ -69,7 +71,7 @@ def test_perfect_and_all_wrong_predictors():
 def test_flat_names_are_keyed_by_class_name():
     y = np.array([0, 1, 1])
     report = classify(y, np.eye(2)[y], ["cat", "hot dog!"], top_k=5)
-    flat = report.flat()
+    flat = classification_metrics(report.to_json())
     assert flat["f1.cat"] == 1.0
     assert "f1.hot dog_" in flat and "support.hot dog_" in flat
     assert flat["top_5_accuracy"] == 1.0 and flat["f1_macro"] == 1.0
@@ -131,7 +133,7 @@ def test_flat_holds_new_metrics_intervals_and_calibration():
     probs = _probs_for(y, 3, rng)
     report = classify(y, probs, ["cat", "dog", "hot dog!"], top_k=2, bootstrap_resamples=50,
                       bootstrap_seed=1, val_true=y[:40], val_probabilities=probs[:40])
-    flat = report.flat()
+    flat = classification_metrics(report.to_json())
     for key in ("balanced_accuracy", "f1_micro", "log_loss", "cohen_kappa", "roc_auc_ovr_macro",
                 "roc_auc.cat", "average_precision.hot dog_", "accuracy_ci_low",
                 "f1_macro_ci_high", "f1_ci_low.dog", "ece", "mce", "adaptive_ece",

@@ -10,8 +10,12 @@ import mlflow
 import pytest
 import yaml
 
-from classlens import tracking
 from classlens.config import validate
+from classlens.paths import project_root
+from classlens.tracking.log import log_metrics, replace_artifacts
+from classlens.tracking.runs import (TAG_DIGEST, TAG_FORKED_FROM, RunRef, params_digest,
+                                    stage_run, training_run)
+from classlens.tracking.store import resolve_tracking_uri
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,16 +38,16 @@ def test_relative_sqlite_is_anchored_at_dvc_root(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("DVC_ROOT", str(tmp_path / "repo"))
     monkeypatch.chdir(tmp_path)
-    assert tracking.resolve_tracking_uri("sqlite:///mlflow.db") == (
+    assert resolve_tracking_uri("sqlite:///mlflow.db") == (
         f"sqlite:///{tmp_path / 'repo' / 'mlflow.db'}")
-    assert tracking.resolve_tracking_uri("sqlite:////abs/m.db") == "sqlite:////abs/m.db"
-    assert tracking.resolve_tracking_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
-    assert tracking.resolve_tracking_uri("mlruns") == str(tmp_path / "repo" / "mlruns")
+    assert resolve_tracking_uri("sqlite:////abs/m.db") == "sqlite:////abs/m.db"
+    assert resolve_tracking_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert resolve_tracking_uri("mlruns") == str(tmp_path / "repo" / "mlruns")
 
 
 def test_environment_variable_overrides_config(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
-    assert tracking.resolve_tracking_uri("sqlite:///mlflow.db") == "http://127.0.0.1:5999"
+    assert resolve_tracking_uri("sqlite:///mlflow.db") == "http://127.0.0.1:5999"
 
 
 def test_opening_a_store_does_not_leak_into_the_environment(cfg, store):
@@ -57,15 +61,34 @@ def test_root_found_from_subfolder_without_dvc_root(store, monkeypatch):
     sub = store / "a" / "b"
     sub.mkdir(parents=True)
     monkeypatch.chdir(sub)
-    assert tracking.project_root() == store.resolve()
+    assert project_root() == store.resolve()
 
 
-def _train_run(cfg, store) -> tracking.RunRef:
-    with tracking.training_run(cfg, data_fingerprint={"digest": "abc"}) as ref:
-        tracking.log_metrics({"val_loss": 0.5}, step=0)
-        tracking.log_metrics({"val_loss": 0.25}, step=1)
+def test_params_digest_is_stable_and_key_order_free():
+    # runs made before a code change are still found (and not forked) after it
+    params = {"train": {"epochs": 3, "sizes": [1, 2]}, "a": None}
+    assert params_digest(params) == "3db363e250013926"
+    assert params_digest(dict(reversed(list(params.items())))) == "3db363e250013926"
+
+
+def test_tracking_imports_neither_serving_nor_the_config_schema():
+    import subprocess
+    import sys
+
+    code = ("import sys, classlens.tracking.store, classlens.tracking.runs, classlens.tracking.log; "
+            "print(sorted(m for m in sys.modules if m.startswith(('classlens.serving', "
+            "'classlens.config', 'tensorflow', 'keras'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def _train_run(cfg, store) -> RunRef:
+    with training_run(cfg.tracking, dataclasses.asdict(cfg),
+                      data_fingerprint={"digest": "abc"}) as ref:
+        log_metrics({"val_loss": 0.5}, step=0)
+        log_metrics({"val_loss": 0.25}, step=1)
         (store / "curve.txt").write_text("curve")
-        tracking.replace_artifacts([store / "curve.txt"], "train")
+        replace_artifacts([store / "curve.txt"], "train")
     ref.write(store / "mlflow_run.json")
     return ref
 
@@ -76,9 +99,9 @@ def test_same_params_log_into_the_training_run_and_replace_artifacts(cfg, store)
     for content in ("first", "second"):
         (store / "gallery.png").write_text(content)
         (store / f"only-{content}.csv").write_text(content)
-        with tracking.stage_run(store / "mlflow_run.json", cfg) as run_id:
+        with stage_run(store / "mlflow_run.json", dataclasses.asdict(cfg)) as run_id:
             assert run_id == ref.run_id
-            tracking.replace_artifacts([store / "gallery.png", store / f"only-{content}.csv"],
+            replace_artifacts([store / "gallery.png", store / f"only-{content}.csv"],
                                        "analyze")
     client = mlflow.MlflowClient()
     names = sorted(a.path for a in client.list_artifacts(ref.run_id, "analyze"))
@@ -86,7 +109,7 @@ def test_same_params_log_into_the_training_run_and_replace_artifacts(cfg, store)
     run = client.get_run(ref.run_id)
     assert run.data.params["train.epochs"] == str(cfg.train.epochs)
     assert run.data.tags["data_fingerprint"] == "abc"
-    assert run.data.tags[tracking.TAG_DIGEST] == ref.params_digest
+    assert run.data.tags[TAG_DIGEST] == ref.params_digest
     assert len(client.search_runs([ref.experiment_id])) == 1
     artifact_uri = run.info.artifact_uri
     assert artifact_uri.startswith((store / "mlartifacts").resolve().as_uri())
@@ -95,14 +118,14 @@ def test_same_params_log_into_the_training_run_and_replace_artifacts(cfg, store)
 def test_downstream_only_change_forks_instead_of_overwriting(cfg, store):
     ref = _train_run(cfg, store)
     other = dataclasses.replace(cfg, evaluate=dataclasses.replace(cfg.evaluate, top_k=1))
-    with tracking.stage_run(store / "mlflow_run.json", other) as fork_id:
-        tracking.log_metrics({"accuracy": 0.5})
-    with tracking.stage_run(store / "mlflow_run.json", other) as again:
+    with stage_run(store / "mlflow_run.json", dataclasses.asdict(other)) as fork_id:
+        log_metrics({"accuracy": 0.5})
+    with stage_run(store / "mlflow_run.json", dataclasses.asdict(other)) as again:
         assert again == fork_id  # the next stage of the same experiment finds the fork
     assert fork_id != ref.run_id
     client = mlflow.MlflowClient()
     fork, source = client.get_run(fork_id), client.get_run(ref.run_id)
-    assert fork.data.tags[tracking.TAG_FORKED_FROM] == ref.run_id
+    assert fork.data.tags[TAG_FORKED_FROM] == ref.run_id
     assert fork.data.params["evaluate.top_k"] == "1"
     assert [m.value for m in client.get_metric_history(fork_id, "val_loss")] == [0.5, 0.25]
     assert [a.path for a in client.list_artifacts(fork_id, "train")] == ["train/curve.txt"]
@@ -114,5 +137,5 @@ def test_missing_run_reference_is_one_clear_line(cfg, store):
     from classlens.errors import InputError
 
     with pytest.raises(InputError, match="run the train stage first"):
-        with tracking.stage_run(store / "nope.json", cfg):
+        with stage_run(store / "nope.json", dataclasses.asdict(cfg)):
             pass

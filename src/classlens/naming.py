@@ -1,8 +1,23 @@
-"""File-name stems for per-class and per-pair outputs: safe on every file system, unique."""
+"""Names made safe where they become keys: file-name stems for per-class and per-pair outputs
+(safe on every file system, unique) and metric keys (safe for MLflow metric names). One
+sanitiser underneath: every character outside the allowed set becomes `_`."""
 
 from __future__ import annotations
 
-import re
+from typing import Callable
+
+
+def sanitise(name: str, allowed: Callable[[str], bool]) -> str:
+    """`name` with every character that `allowed` rejects replaced by `_`."""
+    return "".join(c if allowed(c) else "_" for c in name)
+
+
+def _file_char(c: str) -> bool:  # ASCII letters, digits, `_ . -`
+    return c.isascii() and (c.isalnum() or c in "_.-")
+
+
+def _metric_char(c: str) -> bool:  # letters, digits (any script), `_ - . /` and space
+    return c.isalnum() or c in "_-. /"
 
 
 def file_stems(names: list[str]) -> dict[str, str]:
@@ -11,9 +26,15 @@ def file_stems(names: list[str]) -> dict[str, str]:
     stems: dict[str, str] = {}
     taken: set[str] = set()
     for i, name in enumerate(names):
-        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "_"
+        stem = sanitise(name, _file_char).strip(".") or "_"
         if stem in taken:
             stem = f"{stem}-{i}"
         taken.add(stem)
         stems[name] = stem
     return stems
+
+
+def metric_key(class_name: str) -> str:
+    """A class name made safe for MLflow metric names (letters, digits, `_ - . /` and space);
+    the one helper every per-class key goes through."""
+    return sanitise(class_name, _metric_char) or "_"

@@ -86,38 +86,6 @@ class ClassificationReport:
             out["calibration"] = self.calibration.to_json()
         return out
 
-    def flat(self) -> dict[str, Optional[float]]:
-        """The same numbers as flat MLflow metric names: `accuracy`, `f1_macro`, `f1.<class>`,
-        `ece`, `temperature`, `accuracy_ci_low`... (None for undefined; the logger skips it)."""
-        flat: dict[str, Optional[float]] = {
-            "accuracy": self.accuracy,
-            "balanced_accuracy": self.balanced_accuracy,
-            f"top_{self.top_k}_accuracy": self.top_k_accuracy,
-            "log_loss": self.log_loss,
-            "cohen_kappa": self.cohen_kappa,
-            "roc_auc_ovr_macro": self.roc_auc_ovr_macro,
-        }
-        for avg_name, values in (("macro", self.macro), ("weighted", self.weighted),
-                                 ("micro", self.micro)):
-            for metric, value in values.items():
-                flat[f"{metric}_{avg_name}"] = value
-        for name, values in self.per_class.items():
-            for metric, value in values.items():
-                flat[f"{metric}.{metric_key(name)}"] = value
-        if self.bootstrap is not None:
-            for path, (low, high) in self.bootstrap.intervals.items():
-                flat.update(_interval_names(path, low, high))
-        if self.calibration is not None:
-            cal = self.calibration.to_json()
-            scaled = cal["temperature"]
-            flat.update({"ece": cal["ece"], "mce": cal["mce"], "adaptive_ece": cal["adaptive_ece"],
-                         "nll": cal["nll"], "temperature": scaled["value"],
-                         "ece_temperature_scaled": scaled["ece"],
-                         "mce_temperature_scaled": scaled["mce"],
-                         "adaptive_ece_temperature_scaled": scaled["adaptive_ece"],
-                         "nll_temperature_scaled": scaled["nll"]})
-        return flat
-
     def per_class_rows(self) -> list[dict]:
         """One record per class: its metrics plus its F1 interval (the per-class table)."""
         rows = []
@@ -128,24 +96,6 @@ class ClassificationReport:
                 row.update({"f1_low": low, "f1_high": high})
             rows.append(row)
         return rows
-
-
-def _interval_names(path: str, low, high) -> dict[str, Optional[float]]:
-    """`accuracy` -> accuracy_ci_low/high; `macro_avg.f1` -> f1_macro_ci_*;
-    `per_class.<name>.f1` -> f1_ci_low.<name> (MLflow names, like `f1.<name>`)."""
-    if path.startswith("per_class."):
-        name, metric = path[len("per_class."):].rsplit(".", 1)
-        return {f"{metric}_ci_low.{metric_key(name)}": low,
-                f"{metric}_ci_high.{metric_key(name)}": high}
-    base = {"macro_avg.f1": "f1_macro"}.get(path, path.replace(".", "_"))
-    return {f"{base}_ci_low": low, f"{base}_ci_high": high}
-
-
-def metric_key(class_name: str) -> str:
-    """A class name made safe for MLflow metric names (letters, digits, `_ - . /` and space);
-    the one helper every per-class key goes through."""
-    safe = "".join(c if c.isalnum() or c in "_-. /" else "_" for c in class_name)
-    return safe or "_"
 
 
 def classify(

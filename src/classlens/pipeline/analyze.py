@@ -6,10 +6,13 @@ with images). Per-class F1 and the confusion counts come from the evaluate stage
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 
-from classlens import paths, tracking
+from classlens import paths
+from classlens.tracking.log import log_image_table, log_metrics, log_table, replace_artifacts
+from classlens.tracking.runs import stage_run
 from classlens.analysis import (
     build_galleries,
     caption,
@@ -102,21 +105,21 @@ def run(cfg: Config) -> None:
                                            [caption(r, gallery.kind) for _, r in shown.iterrows()],
                                            suptitle=gallery.title))
 
-    with tracking.stage_run(paths.RUN_REF, cfg):
-        tracking.log_metrics({"n_misclassified": len(wrong), "n_correct": len(correct),
-                              "n_low_confidence": len(hesitant),
-                              "n_confidently_wrong": len(sure_wrong),
-                              "n_weak_classes": len(weak), "n_label_suspects": len(suspects)})
-        tracking.replace_artifacts(
+    with stage_run(paths.RUN_REF, asdict(cfg)):
+        log_metrics({"n_misclassified": len(wrong), "n_correct": len(correct),
+                     "n_low_confidence": len(hesitant),
+                     "n_confidently_wrong": len(sure_wrong),
+                     "n_weak_classes": len(weak), "n_label_suspects": len(suspects)})
+        replace_artifacts(
             [paths.CORRECT, paths.MISCLASSIFIED, paths.CONFUSED_PAIRS,
              paths.CONFUSED_PAIRS_SYMMETRIC, paths.LOW_CONFIDENCE, paths.CONFIDENTLY_WRONG,
              paths.WEAK_CLASSES, paths.LABEL_SUSPECTS, paths.GALLERY_INDEX,
              paths.ANALYSIS_SUMMARY, paths.GALLERY_PNG, paths.GALLERIES_DIR], "analyze")
-        tracking.log_table(pairs.head(an.top_pairs), "analyze/top_confused_pairs.json")
-        tracking.log_table(sym_pairs.head(an.top_pairs), "analyze/top_confused_pairs_symmetric.json")
-        tracking.log_table(weak, "analyze/weak_classes.json")
-        tracking.log_image_table(index.assign(image=list(test.images[index["position"].to_numpy()])),
-                                 "analyze/galleries.json")
+        log_table(pairs.head(an.top_pairs), "analyze/top_confused_pairs.json")
+        log_table(sym_pairs.head(an.top_pairs), "analyze/top_confused_pairs_symmetric.json")
+        log_table(weak, "analyze/weak_classes.json")
+        log_image_table(index.assign(image=list(test.images[index["position"].to_numpy()])),
+                        "analyze/galleries.json")
     top = ", ".join(f"{r.true_label}->{r.pred_label} ({r.count})"
                     for r in pairs.head(3).itertuples()) or "none"
     print(f"analyze: {len(wrong)} misclassified of {len(table)}; most confused: {top}; "

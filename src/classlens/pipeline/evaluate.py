@@ -4,11 +4,15 @@ logged to MLflow from that one result."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from classlens import paths, tracking
+from classlens import paths
+from classlens.tracking.log import log_metrics, log_table, replace_artifacts
+from classlens.tracking.naming import classification_metrics
+from classlens.tracking.runs import stage_run
 from classlens.atomic import atomic_dir, save_figure, write_csv, write_json
 from classlens.evaluation.class_order import class_order
 from classlens.config import Config
@@ -49,14 +53,14 @@ def run(cfg: Config) -> None:
         _draw(out, report, order, ev.confusion_order)
     write_json(paths.METRICS, report.to_json())
 
-    with tracking.stage_run(paths.RUN_REF, cfg):
-        tracking.log_metrics(report.flat())
-        tracking.replace_artifacts(
+    with stage_run(paths.RUN_REF, asdict(cfg)):
+        log_metrics(classification_metrics(report.to_json()))
+        replace_artifacts(
             [paths.METRICS, paths.PER_CLASS, paths.CONFUSION_MATRIX, paths.CALIBRATION_BINS,
              paths.CONFUSION_COUNTS_PNG, paths.CONFUSION_NORMALIZED_PNG,
              paths.CONFUSION_COLUMN_NORMALIZED_PNG, paths.RELIABILITY_PNG, paths.ROC_PNG,
              paths.PR_PNG, paths.PER_CLASS_F1_PNG, paths.ROC_DIR, paths.PR_DIR], "evaluate")
-        tracking.log_table(per_class, "evaluate/per_class.json")
+        log_table(per_class, "evaluate/per_class.json")
     cal = report.calibration
     print(f"evaluate: accuracy {report.accuracy:.4f}, macro F1 {report.macro['f1']:.4f}, "
           f"ECE {cal.before.expected_error():.4f} -> {cal.after.expected_error():.4f} at "

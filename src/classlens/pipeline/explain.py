@@ -5,10 +5,13 @@ logged to the experiment's MLflow run."""
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import numpy as np
 
-from classlens import paths, tracking
+from classlens import paths
+from classlens.tracking.log import log_metrics, log_table, replace_artifacts
+from classlens.tracking.runs import stage_run
 from classlens.atomic import atomic_dir, save_figure, save_npy, write_csv, write_json
 from classlens.config import Config, ExplainConfig
 from classlens.data.prepared import load_split
@@ -96,10 +99,10 @@ def run(cfg: Config) -> None:
 
     written = _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data,
                              activations)
-    with tracking.stage_run(paths.RUN_REF, cfg):
-        tracking.replace_artifacts(written, "explain")
-        tracking.log_metrics(_flat_metrics(trust))
-        tracking.log_table(_trust_table(trust), "explain/trust_table.json")
+    with stage_run(paths.RUN_REF, asdict(cfg)):
+        replace_artifacts(written, "explain")
+        log_metrics(_flat_metrics(trust))
+        log_table(_trust_table(trust), "explain/trust_table.json")
     flagged = [m for m, r in trust["methods"].items() if r["flagged"]]
     print(f"explain: {len(maps)} methods on {len(chosen)} images ({len(rows)} maps each); "
           f"flagged: {', '.join(flagged) or 'none'}")

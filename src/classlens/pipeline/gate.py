@@ -54,9 +54,7 @@ def load_baseline(*, file: Optional[str], rev: str,
     import dvc.api
     from dvc.exceptions import DvcException
 
-    from classlens.tracking import project_root
-
-    root = project_root()
+    root = paths.project_root()
     try:
         text = dvc.api.read(str(metrics_path), repo=str(root), rev=rev, mode="r")
     except (DvcException, FileNotFoundError, OSError) as err:
@@ -93,7 +91,8 @@ def write_verdict(result: GateResult, source: str, out_dir: Path = paths.GATE_DI
 
 def run(cfg: Config) -> None:
     """The DVC stage: always records a verdict; fails the pipeline only if configured to."""
-    from classlens import tracking
+    from classlens.tracking.log import replace_artifacts, set_tags
+    from classlens.tracking.runs import stage_run
 
     try:
         result, source = judge(cfg.gate)
@@ -110,8 +109,8 @@ def run(cfg: Config) -> None:
                                                     "failed": [], "warned": [], "rows": []})
         verdict, failed = "unusable", ""
     print(markdown)
-    with tracking.stage_run(paths.RUN_REF, cfg):
-        tracking.set_tags({"gate.verdict": verdict, "gate.failed": failed or "-"})
-        tracking.replace_artifacts([paths.GATE_MD, paths.GATE_JSON], "gate")
+    with stage_run(paths.RUN_REF, dataclasses.asdict(cfg)):
+        set_tags({"gate.verdict": verdict, "gate.failed": failed or "-"})
+        replace_artifacts([paths.GATE_MD, paths.GATE_JSON], "gate")
     if cfg.gate.fail_pipeline and verdict == "fail":
         raise SystemExit(1)

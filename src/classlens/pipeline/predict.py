@@ -4,9 +4,13 @@ them, never on the test split)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 
-from classlens import paths, tracking
+from classlens import paths
+from classlens.tracking.log import replace_artifacts
+from classlens.tracking.runs import stage_run
 from classlens.atomic import atomic_dir, save_npy, write_csv
 from classlens.config import Config
 from classlens.data.prepared import load_classes, load_manifest, load_split
@@ -44,7 +48,7 @@ def run(cfg: Config) -> None:
         save_npy(out / paths.VAL_PROBABILITIES.name, val_probabilities)
         save_npy(out / paths.VAL_LABELS.name, np.asarray(val.labels, dtype=np.int64))
 
-    with tracking.stage_run(paths.RUN_REF, cfg):
-        tracking.replace_artifacts([paths.PREDICTIONS], "predict")
+    with stage_run(paths.RUN_REF, asdict(cfg)):
+        replace_artifacts([paths.PREDICTIONS], "predict")
     print(f"predict: {len(table)} test images, {int(table['correct'].sum())} correct; "
           f"{len(val_probabilities)} validation images")

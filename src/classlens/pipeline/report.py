@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 
-from classlens import paths, tracking
+from classlens import paths
+from classlens.tracking.log import replace_artifacts
+from classlens.tracking.runs import RunRef, stage_run
 from classlens.atomic import write_text
 from classlens.config import Config
 from classlens.errors import InputError
@@ -55,7 +58,7 @@ def collect(cfg: Config) -> ReportContent:
     """Read every input of the report (raises InputError naming a missing one)."""
     metrics = json.loads(_need(paths.METRICS).read_text(encoding="utf-8"))
     analysis = json.loads(_need(paths.ANALYSIS_SUMMARY).read_text(encoding="utf-8"))
-    ref = tracking.RunRef.read(paths.RUN_REF)
+    ref = RunRef.read(paths.RUN_REF)
     calibration = metrics.get("calibration") or {}
     scaled = calibration.get("temperature") or {}
     cal_rows = [
@@ -151,7 +154,7 @@ def run(cfg: Config) -> None:
     page = render(content)
     write_text(paths.REPORT_MODEL_CARD, content.model_card)
     write_text(paths.REPORT, page)
-    with tracking.stage_run(paths.RUN_REF, cfg):
-        tracking.replace_artifacts([paths.REPORT, paths.REPORT_MODEL_CARD], "report")
+    with stage_run(paths.RUN_REF, asdict(cfg)):
+        replace_artifacts([paths.REPORT, paths.REPORT_MODEL_CARD], "report")
     print(f"report: {paths.REPORT} ({len(page) / 1e6:.1f} MB, "
           f"{len(content.figures.get('explanations', []))} explanation figures)")

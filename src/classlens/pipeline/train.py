@@ -71,14 +71,14 @@ def run(cfg: Config) -> None:
 
     with training_run(cfg.tracking, asdict(cfg), data_fingerprint=fingerprint) as ref:
         log_dataset(train.images, train.labels, name=f"{cfg.data.source}-train",
-                             digest=fingerprint["digest"][:36], source=str(paths.PREPARED_DIR),
-                             context="train")
+                    digest=fingerprint["digest"][:36], source=str(paths.PREPARED_DIR),
+                    context="train")
         log_data_report(paths.PREPARED_REPORT, fingerprint, classes)
         if provided:
             result = score_provided(model, (train.images, train.labels),
                                     (val.images, val.labels), batch_size=cfg.train.batch_size)
             log_metrics(result.history.iloc[0].drop(["epoch", "phase"]).to_dict(),
-                                 step=0)
+                        step=0)
             set_tags(provenance_tags(cfg.model.path, output_kind))
         elif strategy is None:
             result = fit(model, (train.images, train.labels), (val.images, val.labels),
@@ -100,12 +100,12 @@ def run(cfg: Config) -> None:
         facts = headline(result.history, result.best_epoch)
         log_metrics({**facts, "trainable_params": model.count_params()})
         set_tags({"stopped_early": result.stopped_early,
-                           "model_architecture": cfg.model.architecture,
-                           "dtype_policy": policy,
-                           **{f"phase{n}_start_epoch": e for n, e in result.phase_starts.items()
-                              if n > 0}})
+                  "model_architecture": cfg.model.architecture,
+                  "dtype_policy": policy,
+                  **{f"phase{n}_start_epoch": e for n, e in result.phase_starts.items()
+                     if n > 0}})
         replace_artifacts([paths.HISTORY, paths.TRAINING_CURVES, paths.FINGERPRINT,
-                                    paths.CLASSES], "train")
+                           paths.CLASSES], "train")
         # preprocessing record, model card, augmentation preview, the served (pyfunc) model
         from classlens.pipeline.package_model import package_model
         package_model(model, cfg, classes=classes, fingerprint=fingerprint,

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from classlens import paths, tracking
+from classlens import paths
 from classlens.atomic import write_text
 from classlens.evaluation.compare import f1_movers, metrics_side_by_side, params_diff, prediction_flips
-from classlens.config import TrackingConfig
+from classlens.tracking.options import TrackingConfig
+from classlens.tracking.runs import download_artifact, find_run, run_data
 from classlens.errors import InputError
 
 
@@ -38,14 +39,14 @@ def compare_runs(ref_a: str, ref_b: str, *, tracking_cfg: TrackingConfig, top: i
                  gallery_size: int = 16) -> Comparison:
     from classlens.evaluation.predictions import read_predictions
 
-    run_a = tracking.find_run(ref_a, tracking=tracking_cfg)
-    run_b = tracking.find_run(ref_b, tracking=tracking_cfg)
-    params_a, metrics_a, tags_a = tracking.run_data(run_a)
-    params_b, metrics_b, tags_b = tracking.run_data(run_b)
+    run_a = find_run(ref_a, tracking=tracking_cfg)
+    run_b = find_run(ref_b, tracking=tracking_cfg)
+    params_a, metrics_a, tags_a = run_data(run_a)
+    params_b, metrics_b, tags_b = run_data(run_b)
     with tempfile.TemporaryDirectory(prefix="classlens-compare-") as tmp:
         tables = []
         for run_id, sub in ((run_a, "a"), (run_b, "b")):
-            local = tracking.download_artifact(run_id, "predict/predictions.csv", Path(tmp) / sub)
+            local = download_artifact(run_id, "predict/predictions.csv", Path(tmp) / sub)
             tables.append(read_predictions(local))
     try:
         right_to_wrong, wrong_to_right = prediction_flips(*tables)

@@ -183,12 +183,11 @@ def _from_keras_file(path: Path) -> Predictor:
 
 def _from_mlflow(reference: str, *, tracking_uri: Optional[str], run_id: bool = False
                  ) -> Predictor:
-    from classlens import tracking
+    from classlens.serving.loading import load_python_model
 
-    python_model = tracking.load_python_model(reference, tracking_uri=tracking_uri,
-                                              is_run_id=run_id)
+    python_model = load_python_model(reference, tracking_uri=tracking_uri, is_run_id=run_id)
     predictor = getattr(python_model, "predictor", None)
     if not isinstance(predictor, Predictor):
         raise InputError(f"{reference}: not a classlens image model (logged by the train stage "
-                         "with tracking.log_image_model)")
+                         "with serving.logged_model.log_image_model)")
     return predictor

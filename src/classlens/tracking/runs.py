@@ -1,0 +1,230 @@
+"""The experiment's MLflow run, shared by every stage, and reading runs back.
+
+The train stage creates the run and writes a reference to it (`models/mlflow_run.json`, a DVC
+output). Every later stage opens that run and logs into it. Each run is tagged with the digest of
+the whole `params.yaml` it was made under; when a later stage runs under different params than the
+training run (an experiment that changes only, say, `evaluate.top_k`, so DVC reuses the cached
+model), the stage does not write into the other experiment's run: it logs into a copy of it
+(params re-logged, metrics and artifacts copied, tag `classlens.forked_from`), found again by the
+next stage of the same experiment. A stage that DVC re-runs under the same params replaces its
+own artifact folder in the run instead of starting a stray run.
+
+`params` below is the whole validated config as a plain nested dict (`dataclasses.asdict(cfg)`);
+the stage passes it, so tracking needs no knowledge of the config schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from classlens.atomic import write_json
+from classlens.errors import InputError
+from classlens.tracking.naming import param_values
+from classlens.tracking.options import TrackingConfig
+from classlens.tracking.store import experiment_id, resolve_tracking_uri, use_store
+
+TAG_DIGEST = "classlens.params_digest"
+TAG_TRAINED_IN = "classlens.trained_in_run"
+TAG_FORKED_FROM = "classlens.forked_from"
+
+Params = Mapping[str, Any]  # the whole validated config as a plain nested dict
+
+
+# ---------------------------------------------------------------- the run reference
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """What later stages need to find the training run (`models/mlflow_run.json`)."""
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str  # as configured (relative paths stay relative, so the repo can move)
+    params_digest: str
+
+    def write(self, path: Path) -> None:
+        write_json(path, dataclasses.asdict(self))
+
+    @classmethod
+    def read(cls, path: Path) -> "RunRef":
+        if not path.exists():
+            raise InputError(f"{path}: not found; run the train stage first (`dvc repro train`)")
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError) as err:
+            raise InputError(f"{path}: not a run reference written by the train stage ({err})")
+
+
+def params_digest(params: Params) -> str:
+    """A short content hash of the whole validated config (`params` as a plain nested dict)."""
+    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _run_tags() -> dict[str, str]:
+    """Git commit and DVC experiment tags (set by DVC in `dvc exp run`)."""
+    import subprocess
+
+    tags = {}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        tags["git_commit"] = commit
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for var in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
+        if os.environ.get(var):
+            tags[var.lower()] = os.environ[var]
+    return tags
+
+
+
+
+# ---------------------------------------------------------------- opening runs
+
+
+@contextmanager
+def training_run(store: TrackingConfig, params: Params, *, data_fingerprint: dict
+                 ) -> Iterator[RunRef]:
+    """Start the experiment's run in `store`: tags, every param, the dataset digest. Yields its
+    `RunRef`."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    use_store(store.uri)  # an unreachable server fails here, before training starts
+    digest = params_digest(params)
+    try:
+        experiment = experiment_id(store.experiment)
+        with mlflow.start_run(experiment_id=experiment,
+                              run_name=os.environ.get("DVC_EXP_NAME") or None) as run:
+            run_id = run.info.run_id
+            mlflow.set_tags({**_run_tags(), TAG_DIGEST: digest, TAG_TRAINED_IN: run_id,
+                             "data_fingerprint": data_fingerprint["digest"]})
+            mlflow.log_params(param_values(params))
+            yield RunRef(run_id=run_id, experiment_id=experiment,
+                         tracking_uri=store.uri, params_digest=digest)
+    except MlflowException as err:
+        raise InputError(f"MLflow logging failed ({str(err).splitlines()[0][:200]}); output "
+                         "files already written are kept; re-run once the store is back") from None
+
+
+@contextmanager
+def stage_run(run_ref_path: Path, params: Params) -> Iterator[str]:
+    """Open the experiment's run for a stage after train; yields the run id.
+
+    The run is the training run when it was made under the same params, else this experiment's
+    fork of it (created on first use) for `params`.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    ref = RunRef.read(run_ref_path)
+    try:
+        use_store(ref.tracking_uri)
+    except InputError as err:
+        raise InputError(f"{err}; this stage's output files are written, only logging failed "
+                         "(re-run the stage once the store is back)") from None
+    try:
+        run_id = _find_or_fork(ref, params)
+        with mlflow.start_run(run_id=run_id):
+            yield run_id
+    except MlflowException as err:
+        raise InputError(f"MLflow logging failed ({str(err).splitlines()[0][:200]}); this "
+                         "stage's output files are written; re-run it once the store is "
+                         "back") from None
+
+
+def _find_or_fork(ref: RunRef, params: Params) -> str:
+    from mlflow import MlflowClient
+
+    digest = params_digest(params)
+    client = MlflowClient()
+    if digest == ref.params_digest:
+        return ref.run_id
+    found = client.search_runs(
+        [ref.experiment_id],
+        filter_string=f"tags.`{TAG_TRAINED_IN}` = '{ref.run_id}' and tags.`{TAG_DIGEST}` = '{digest}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if found:
+        return found[0].info.run_id
+    return _fork(client, ref, params, digest)
+
+
+def _fork(client, ref: RunRef, params: Params, digest: str) -> str:
+    """Copy the training run (tags, metric histories, artifacts) into a new run for `params`."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    source = client.get_run(ref.run_id)
+    keep = {k: v for k, v in source.data.tags.items() if not k.startswith("mlflow.")}
+    keep.update(_run_tags())
+    keep.update({TAG_DIGEST: digest, TAG_FORKED_FROM: ref.run_id, TAG_TRAINED_IN: ref.run_id})
+    run = client.create_run(ref.experiment_id, run_name=os.environ.get("DVC_EXP_NAME") or None)
+    new_id = run.info.run_id
+    client.log_batch(new_id, params=[Param(k, v) for k, v in param_values(params).items()],
+                     tags=[RunTag(k, v) for k, v in keep.items()])
+    for key in source.data.metrics:
+        history = client.get_metric_history(ref.run_id, key)
+        metrics = [Metric(m.key, m.value, m.timestamp, m.step) for m in history]
+        for start in range(0, len(metrics), 1000):
+            client.log_batch(new_id, metrics=metrics[start:start + 1000])
+    with tempfile.TemporaryDirectory(prefix="classlens-fork-") as tmp:
+        local = client.download_artifacts(ref.run_id, "", tmp)
+        if any(Path(local).iterdir()):
+            client.log_artifacts(new_id, local)
+    client.set_terminated(new_id)
+    return new_id
+
+
+# ---------------------------------------------------------------- reading runs back
+
+
+def find_run(ref: str, *, tracking: TrackingConfig) -> str:
+    """A run id from an MLflow run id or a DVC experiment name (tag `dvc_exp_name`, newest)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    use_store(tracking.uri)
+    client = MlflowClient()
+    if len(ref) == 32 and all(c in "0123456789abcdef" for c in ref):
+        try:
+            return client.get_run(ref).info.run_id
+        except MlflowException:
+            pass
+    experiment = client.get_experiment_by_name(tracking.experiment)
+    if experiment is not None:
+        found = client.search_runs([experiment.experiment_id],
+                                   filter_string=f"tags.dvc_exp_name = '{ref}'",
+                                   order_by=["attributes.start_time DESC"], max_results=1)
+        if found:
+            return found[0].info.run_id
+    raise InputError(f"{ref!r} is neither an MLflow run id nor a DVC experiment name with a run "
+                     f"in experiment {tracking.experiment!r} at {resolve_tracking_uri(tracking.uri)}")
+
+
+def run_data(run_id: str) -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
+    """(params, latest metrics, tags) of a run."""
+    from mlflow import MlflowClient
+
+    run = MlflowClient().get_run(run_id)
+    return dict(run.data.params), dict(run.data.metrics), dict(run.data.tags)
+
+
+def download_artifact(run_id: str, artifact_path: str, dst: Path) -> Path:
+    """Download one artifact of a run into folder `dst`; a clear error when it is absent."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return Path(MlflowClient().download_artifacts(run_id, artifact_path, str(dst)))
+    except (MlflowException, OSError) as err:
+        raise InputError(f"run {run_id}: artifact {artifact_path!r} not found ({err})") from None

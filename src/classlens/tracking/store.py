@@ -1,0 +1,99 @@
+"""Where the MLflow store is: resolving the configured URI against the project root, making it
+MLflow's active store (bounded HTTP waits, a reachability check first), and the experiment id."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from classlens.errors import InputError
+from classlens.paths import project_root
+
+ARTIFACTS_DIR = "mlartifacts"
+
+# Bounded waiting on a remote tracking server: MLflow's defaults (120 s timeout, 7 retries with
+# backoff) can hang a stage for many minutes on a dead server. Users may still override these.
+HTTP_TIMEOUT_S = "15"
+HTTP_MAX_RETRIES = "2"
+HEALTH_TIMEOUT_S = 5.0
+
+
+def resolve_tracking_uri(configured: str) -> str:
+    """`MLFLOW_TRACKING_URI` if set, else `configured`; a relative SQLite path or plain folder is
+    anchored at `project_root()` so every experiment folder logs to the same store."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
+    if uri.startswith("sqlite:///"):
+        db = uri[len("sqlite:///"):]
+        if not db.startswith("/"):
+            return f"sqlite:///{project_root() / db}"
+        return uri
+    if "://" not in uri and not Path(uri).is_absolute():
+        return str(project_root() / uri)
+    return uri
+
+
+def resolve_tracking_uri_explicit(uri: str) -> str:
+    """Like `resolve_tracking_uri`, for a URI the user named (the environment does not win)."""
+    if uri.startswith("sqlite:///") and not uri[len("sqlite:///"):].startswith("/"):
+        return f"sqlite:///{Path.cwd().resolve() / uri[len('sqlite:///'):]}"
+    return uri
+
+
+def check_reachable(uri: str) -> None:
+    """For an http(s) store, ask the server's /health within a few seconds; a clear one-line
+    error otherwise (before any training work is spent)."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    try:
+        response = requests.get(f"{uri.rstrip('/')}/health", timeout=HEALTH_TIMEOUT_S)
+        response.raise_for_status()
+    except requests.RequestException as err:
+        reason = type(err).__name__
+        raise InputError(
+            f"MLflow tracking server {uri} is unreachable ({reason}); start it, or point "
+            "tracking.uri / MLFLOW_TRACKING_URI at a reachable store") from None
+
+
+def use_store(configured: str) -> str:
+    """Resolve `configured` (see resolve_tracking_uri) and make it the active store."""
+    return activate(resolve_tracking_uri(configured))
+
+
+def activate(uri: str) -> str:
+    """Make an already-resolved `uri` MLflow's store: bounded HTTP, reachability checked, and
+    the user's MLFLOW_TRACKING_URI left as it was."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", HTTP_TIMEOUT_S)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", HTTP_MAX_RETRIES)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in DVC logs
+    user_setting = os.environ.get("MLFLOW_TRACKING_URI")
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    # MLflow also exports the URI as MLFLOW_TRACKING_URI (for child processes). Put the user's
+    # own setting back, so a later stage run in this same process still resolves config vs
+    # environment as documented instead of inheriting this run's store.
+    if user_setting is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = user_setting
+    return uri
+
+
+def experiment_id(name: str) -> str:
+    """Get or create the experiment, its artifacts in `<root>/mlartifacts` for local stores."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if not mlflow.get_tracking_uri().startswith(("http://", "https://", "databricks")):
+        location = (project_root() / ARTIFACTS_DIR).as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except MlflowException:  # created meanwhile by a parallel experiment
+        return mlflow.get_experiment_by_name(name).experiment_id
