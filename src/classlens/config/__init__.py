@@ -11,7 +11,7 @@ Loading params never imports TensorFlow or Keras. The names below are re-exporte
 """
 
 from classlens.analysis.options import AnalyzeConfig
-from classlens.config.compose import compose, flatten, load_params, validate, write_params
+from classlens.config.compose import compose, load_params, validate, write_params
 from classlens.config.constraints import (BACKBONES, CNN_HEADS, CNN_PADDINGS, CONFUSION_ORDERS,
                                           DATA_INTERPOLATIONS, DATA_RESIZE_MODES, DATA_SOURCES,
                                           EXPLAIN_BASELINES, EXPLAIN_METHODS, INPUT_SCALINGS,
@@ -39,5 +39,5 @@ __all__ = [
     "LABEL_SUSPECT_SCORES", "MODEL_ARCHITECTURES", "MODEL_KEYS", "MODEL_OPTIONS", "MODEL_OUTPUTS",
     "MobileNetOptions", "ModelOptions", "OcclusionConfig", "PredictConfig", "ProvidedOptions",
     "SALIENCY_REDUCTIONS", "SmoothGradConfig", "TrackingConfig", "TrainConfig", "TrustConfig",
-    "compose", "flatten", "load_params", "register_configs", "validate", "write_params",
+    "compose", "load_params", "register_configs", "validate", "write_params",
 ]

@@ -11,7 +11,7 @@ import typing
 from pathlib import Path
 from typing import Any, Optional
 
-from classlens.config import constraints
+from classlens.config import constraints as constraints  # the module, not the package API
 from classlens.config.schema import Config
 from classlens.errors import ConfigError
 from classlens.models.options import MODEL_KEYS, MODEL_OPTIONS
@@ -126,15 +126,3 @@ def write_params(
             str(Path(config_dir).resolve().parent),
             list(overrides or []),
         )
-
-
-def flatten(raw: dict, prefix: str = "") -> dict[str, Any]:
-    """`{"train": {"epochs": 3}}` -> `{"train.epochs": 3}` (lists kept as values)."""
-    flat: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, prefix=f"{name}."))
-        else:
-            flat[name] = value
-    return flat

@@ -1,5 +1,6 @@
 """Classification metrics: arrays in, numbers out (scikit-learn underneath). Computed once here;
-`metrics.json`, MLflow, figures, the report and the CI gate all read this one result.
+`metrics.json` (laid out by `classlens.evaluation.results`), MLflow, figures, the report and the
+CI gate all read this one result.
 
 Undefined numbers are None ("null" in metrics.json, skipped in MLflow, never NaN), each with its
 reason in `ClassificationReport.undefined` under the metric's dotted metrics.json path:
@@ -23,22 +24,11 @@ import numpy as np
 
 from classlens.evaluation.bootstrap import BootstrapIntervals, bootstrap_intervals
 from classlens.evaluation.calibration import CalibrationReport, calibrate
+from classlens.evaluation.curves import ABSENT, ClassCurves, one_vs_rest
+from classlens.evaluation.results import Metrics
 
 PER_CLASS_METRICS = ("precision", "recall", "f1", "support", "roc_auc", "average_precision")
 NEVER_PREDICTED = "class never predicted on the test split"
-ABSENT = "class absent from the test split"
-
-
-@dataclass(frozen=True)
-class ClassCurves:
-    """One-vs-rest ROC and precision-recall curves of one class (scikit-learn's points)."""
-
-    fpr: np.ndarray
-    tpr: np.ndarray
-    roc_thresholds: np.ndarray
-    precision: np.ndarray
-    recall: np.ndarray
-    pr_thresholds: np.ndarray  # one shorter than precision/recall (scikit-learn's convention)
 
 
 @dataclass
@@ -64,27 +54,25 @@ class ClassificationReport:
     bootstrap: Optional[BootstrapIntervals] = None
     calibration: Optional[CalibrationReport] = None
 
+    def results(self) -> Metrics:
+        """The numbers of metrics.json (`classlens.evaluation.results` lays them out)."""
+        return Metrics(
+            headline={"n_samples": self.n_samples, "accuracy": self.accuracy,
+                      "balanced_accuracy": self.balanced_accuracy,
+                      f"top_{self.top_k}_accuracy": self.top_k_accuracy,
+                      "log_loss": self.log_loss, "cohen_kappa": self.cohen_kappa,
+                      "roc_auc_ovr_macro": self.roc_auc_ovr_macro},
+            averages={"macro_avg": self.macro, "weighted_avg": self.weighted,
+                      "micro_avg": self.micro},
+            per_class=self.per_class,
+            undefined=self.undefined,
+            bootstrap=None if self.bootstrap is None else self.bootstrap.results(),
+            calibration=None if self.calibration is None else self.calibration.to_json(),
+        )
+
     def to_json(self) -> dict:
         """The nested dict written to metrics.json (per-class numbers under `per_class`)."""
-        out = {
-            "n_samples": self.n_samples,
-            "accuracy": self.accuracy,
-            "balanced_accuracy": self.balanced_accuracy,
-            f"top_{self.top_k}_accuracy": self.top_k_accuracy,
-            "macro_avg": self.macro,
-            "weighted_avg": self.weighted,
-            "micro_avg": self.micro,
-            "log_loss": self.log_loss,
-            "cohen_kappa": self.cohen_kappa,
-            "roc_auc_ovr_macro": self.roc_auc_ovr_macro,
-            "per_class": self.per_class,
-            "undefined": dict(sorted(self.undefined.items())),
-        }
-        if self.bootstrap is not None:
-            out["bootstrap"] = self.bootstrap.to_json()
-        if self.calibration is not None:
-            out["calibration"] = self.calibration.to_json()
-        return out
+        return self.results().to_json()
 
     def per_class_rows(self) -> list[dict]:
         """One record per class: its metrics plus its F1 interval (the per-class table)."""
@@ -160,7 +148,7 @@ def classify(
             for avg in ("macro", "weighted", "micro")
         }
     counts = confusion_matrix(y_true, y_pred, labels=labels)
-    auc, ap, curves = _one_vs_rest(y_true, probabilities, class_names)
+    auc, ap, curves = one_vs_rest(y_true, probabilities, class_names)
     per_class: dict[str, dict[str, Optional[float]]] = {}
     for c, name in enumerate(class_names):
         values = {"precision": _none_if_nan(p[c]), "recall": _none_if_nan(r[c]),
@@ -241,38 +229,6 @@ def _check_inputs(y_true, probabilities, class_names, prefix: str):
     return y_true.astype(np.int64), probabilities / totals
 
 
-def _one_vs_rest(y_true, probabilities, class_names):
-    """Per class: (ROC AUC, reason if None), (average precision, reason), and the curves."""
-    from sklearn.metrics import (
-        average_precision_score,
-        precision_recall_curve,
-        roc_auc_score,
-        roc_curve,
-    )
-
-    auc, ap, curves = [], [], {}
-    n = len(y_true)
-    for c, name in enumerate(class_names):
-        positive = y_true == c
-        score = probabilities[:, c]
-        n_pos = int(positive.sum())
-        if n_pos == 0:
-            auc.append((None, ABSENT))
-            ap.append((None, ABSENT))
-            continue
-        ap.append((float(average_precision_score(positive, score)), None))
-        precision, recall, pr_thresholds = precision_recall_curve(positive, score,
-                                                                  drop_intermediate=True)
-        if n_pos == n:
-            auc.append((None, "every test image belongs to this class (no negatives)"))
-            fpr = tpr = roc_thresholds = np.array([])
-        else:
-            auc.append((float(roc_auc_score(positive, score)), None))
-            fpr, tpr, roc_thresholds = roc_curve(positive, score, drop_intermediate=True)
-        curves[name] = ClassCurves(fpr, tpr, roc_thresholds, precision, recall, pr_thresholds)
-    return auc, ap, curves
-
-
 def _balanced_accuracy(recall: np.ndarray) -> float:
     """Mean recall over the classes present (scikit-learn's balanced_accuracy_score, without
     its warning about predicted classes absent from y_true)."""
@@ -298,25 +254,3 @@ def _none_if_nan(value: float) -> Optional[float]:
 def _normalize(counts: np.ndarray, *, axis: int) -> np.ndarray:
     totals = counts.sum(axis=axis, keepdims=True)
     return np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
-
-
-def curve_tables(curves: ClassCurves, *, max_points: int):
-    """(ROC, PR) DataFrames for plot data, each at most `max_points` rows (evenly thinned along
-    the curve, ends kept) so 100 classes x 10,000 thresholds stay plottable. The AUC numbers are
-    computed from the full curves, never from these."""
-    import pandas as pd
-
-    def thin(n: int) -> np.ndarray:
-        if n <= max_points:
-            return np.arange(n)
-        return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
-
-    roc_idx = thin(len(curves.fpr))
-    roc = pd.DataFrame({"fpr": curves.fpr[roc_idx], "tpr": curves.tpr[roc_idx],
-                        "threshold": np.minimum(curves.roc_thresholds[roc_idx], 1.0)})
-    # precision/recall end at (1, 0) with no threshold: pad with 1.0 (the highest score)
-    pr_thresholds = np.append(curves.pr_thresholds, 1.0)
-    pr_idx = thin(len(curves.recall))
-    pr = pd.DataFrame({"recall": curves.recall[pr_idx], "precision": curves.precision[pr_idx],
-                       "threshold": pr_thresholds[pr_idx]})
-    return roc, pr

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from classlens.models import LOGITS_LAYER
+from classlens.models.names import LOGITS_LAYER
 
 
 class Explainer:

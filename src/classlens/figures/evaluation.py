@@ -3,7 +3,6 @@ Each function returns a Figure; `classlens.atomic.save_figure` writes and closes
 
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 import matplotlib

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from typing import Optional, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI or servers
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 def training_curves(history) -> plt.Figure:
     """Loss and accuracy per epoch, train vs validation, from the history table."""

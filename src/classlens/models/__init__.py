@@ -10,47 +10,8 @@ Layer names explanation methods can rely on:
   model file.
 """
 
-from __future__ import annotations
+from classlens.models.backbones import BACKBONE_LAYER
+from classlens.models.build import build_model
+from classlens.models.names import FEATURES_LAYER, LOGITS_LAYER
 
-from classlens.errors import one_of
-from classlens.models.backbones import BACKBONE_LAYER  # noqa: F401 (re-exported)
-from classlens.models.options import MobileNetOptions, ModelOptions
-
-LOGITS_LAYER = "logits"
-FEATURES_LAYER = "features"
-
-
-def build_model(cfg: ModelOptions, *, input_shape: tuple[int, ...], num_classes: int, seed: int):
-    """Build the (uncompiled) Keras model that `cfg.architecture` names; a transfer model comes
-    with its backbone frozen. (`architecture: file` is loaded, not built: see `models.provided`.)"""
-    from classlens.models import cnn, transfer
-
-    if cfg.architecture == "cnn":
-        return cnn.build_cnn(
-            input_shape=input_shape,
-            num_classes=num_classes,
-            filters=list(cfg.filters),
-            convs_per_block=cfg.convs_per_block,
-            kernel_size=cfg.kernel_size,
-            block_dropout=cfg.block_dropout,
-            padding=cfg.padding,
-            batch_norm=cfg.batch_norm,
-            head=cfg.head,
-            dense_units=cfg.dense_units,
-            head_dropout=cfg.head_dropout,
-            augment=cfg.augment,
-            seed=seed,
-        )
-    if transfer.is_transfer(cfg.architecture):
-        return transfer.build_transfer(
-            architecture=cfg.architecture,
-            input_shape=input_shape,
-            num_classes=num_classes,
-            weights=cfg.weights,
-            alpha=cfg.alpha if isinstance(cfg, MobileNetOptions) else None,
-            input_size=cfg.input_size,
-            head_dropout=cfg.head_dropout,
-            augment=cfg.augment,
-            seed=seed,
-        )
-    one_of(["cnn", *sorted(transfer.BACKBONES)]).check("model.architecture", cfg.architecture)
+__all__ = ["BACKBONE_LAYER", "FEATURES_LAYER", "LOGITS_LAYER", "build_model"]

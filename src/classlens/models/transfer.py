@@ -22,7 +22,7 @@ import keras
 from keras import layers
 
 from classlens.errors import ConfigError, InputError
-from classlens.models import FEATURES_LAYER, LOGITS_LAYER
+from classlens.models.names import FEATURES_LAYER, LOGITS_LAYER
 from classlens.models.backbones import (
     BACKBONE_LAYER,
     BACKBONES,

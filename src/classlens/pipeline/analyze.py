@@ -28,6 +28,7 @@ from classlens.atomic import atomic_dir, save_figure, write_csv, write_json
 from classlens.config import Config
 from classlens.data.prepared import load_classes, load_split
 from classlens.errors import InputError
+from classlens.evaluation import results
 from classlens.evaluation.predictions import read_array, read_predictions
 
 # prediction-table columns kept in the lists (ids and source paths first)
@@ -37,11 +38,10 @@ LIST_COLUMNS = ["id", "path", "position", "true_label", "pred_label", "confidenc
 
 def _evaluate_results(classes: list[str]) -> tuple[dict, np.ndarray]:
     """Per-class metrics (metrics.json) and confusion counts (confusion_matrix.json)."""
-    for path in (paths.METRICS, paths.CONFUSION_MATRIX):
-        if not path.exists():
-            raise InputError(f"{path}: not found; run the evaluate stage first "
-                             "(`dvc repro evaluate`)")
-    per_class = json.loads(paths.METRICS.read_text(encoding="utf-8")).get("per_class", {})
+    per_class = results.load(paths.METRICS).per_class
+    if not paths.CONFUSION_MATRIX.exists():
+        raise InputError(f"{paths.CONFUSION_MATRIX}: not found; run the evaluate stage first "
+                         "(`dvc repro evaluate`)")
     counts = np.asarray(json.loads(paths.CONFUSION_MATRIX.read_text(encoding="utf-8"))["counts"])
     if set(per_class) != set(classes):
         raise InputError(f"{paths.METRICS}: its classes differ from {paths.CLASSES}; re-run "

@@ -1,6 +1,6 @@
-"""Stage `evaluate`: every metric of the test predictions computed once (`metrics.classify`), then
-written (metrics.json, tables, plot data), drawn (heatmaps, curves, reliability diagram) and
-logged to MLflow from that one result."""
+"""Stage `evaluate`: every metric of the test predictions computed once (`classify`), then
+written (metrics.json through `evaluation.results`, tables, plot data), drawn (heatmaps,
+curves, reliability diagram) and logged to MLflow from that one result."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from classlens.evaluation.class_order import class_order
 from classlens.config import Config
 from classlens.data.prepared import load_classes
 from classlens.naming import file_stems
-from classlens.evaluation.classification import ClassificationReport, classify, curve_tables
+from classlens.evaluation import results
+from classlens.evaluation.classification import ClassificationReport, classify
+from classlens.evaluation.curves import curve_tables
 from classlens.evaluation.predictions import read_array, read_predictions
 
 
@@ -51,7 +53,7 @@ def run(cfg: Config) -> None:
         write_json(out / paths.CALIBRATION_BINS.name, report.calibration.bins_json())
         _write_curves(out, report, max_points=ev.curve_points)
         _draw(out, report, order, ev.confusion_order)
-    write_json(paths.METRICS, report.to_json())
+    results.write(paths.METRICS, report.results())
 
     with stage_run(paths.RUN_REF, asdict(cfg)):
         log_metrics(classification_metrics(report.to_json()))

@@ -4,14 +4,16 @@ verdict (data/gate/gate.md, gate.json), print the table, tag the MLflow run."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Optional
 
 from classlens import paths
 from classlens.atomic import atomic_dir, write_json, write_text
 from classlens.config import Config, GateConfig
+from classlens.errors import InputError
+from classlens.evaluation import results
 from classlens.evaluation.gate import GateInputError, GateResult, Rule, run_gate
+from classlens.evaluation.results import Metrics
 
 
 def rules_from(cfg: GateConfig) -> list[Rule]:
@@ -36,17 +38,16 @@ def load_gate_config(path: Path) -> GateConfig:
         raise GateInputError(f"{path}: gate key '{key}': {str(err).splitlines()[0]}") from None
 
 
-def read_metrics(path: Path, *, what: str) -> dict:
-    if not path.is_file():
-        raise GateInputError(f"{path}: {what} metrics file not found (run `dvc repro evaluate`)")
+def read_metrics(path: Path, *, what: str) -> Metrics:
+    """`results.load`, its error raised as the gate's (the gate cannot judge: exit code 2)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise GateInputError(f"{path}: {what} metrics file is not valid JSON ({err})") from None
+        return results.load(path, what=f"{what} metrics")
+    except InputError as err:
+        raise GateInputError(str(err)) from None
 
 
 def load_baseline(*, file: Optional[str], rev: str,
-                  metrics_path: Path = paths.METRICS) -> tuple[dict, str]:
+                  metrics_path: Path = paths.METRICS) -> tuple[Metrics, str]:
     """The baseline metrics and a description of where they came from. A committed file wins;
     otherwise `metrics_path` at git revision `rev`, read through DVC's API."""
     if file:
@@ -62,7 +63,11 @@ def load_baseline(*, file: Optional[str], rev: str,
             f"baseline: {metrics_path} could not be read at revision {rev!r} "
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); commit "
             "a baseline there or pass --baseline-file") from None
-    return json.loads(text), f"{metrics_path}@{rev}"
+    source = f"{metrics_path}@{rev}"
+    try:
+        return results.loads(text, source=source, what="baseline metrics"), source
+    except InputError as err:
+        raise GateInputError(str(err)) from None
 
 
 def judge(gate_cfg: GateConfig, *, metrics_path: Path = paths.METRICS,

@@ -20,6 +20,7 @@ from classlens.tracking.runs import RunRef, stage_run
 from classlens.atomic import write_text
 from classlens.config import Config
 from classlens.errors import InputError
+from classlens.evaluation import results
 from classlens.explain.trust import HEADLINE_COLUMNS, trust_rows
 from classlens.reporting.model_card import completed_card
 from classlens.reporting.html import Figure, ReportContent, Table, render
@@ -56,15 +57,15 @@ def _titled(table: Table, caption: str, note: str = "") -> Table:
 
 def collect(cfg: Config) -> ReportContent:
     """Read every input of the report (raises InputError naming a missing one)."""
-    metrics = json.loads(_need(paths.METRICS).read_text(encoding="utf-8"))
+    metrics = results.load(paths.METRICS)
     analysis = json.loads(_need(paths.ANALYSIS_SUMMARY).read_text(encoding="utf-8"))
     ref = RunRef.read(paths.RUN_REF)
-    calibration = metrics.get("calibration") or {}
+    calibration = metrics.calibration or {}
     scaled = calibration.get("temperature") or {}
     cal_rows = [
         {"": "as predicted", "ECE": calibration.get("ece"), "MCE": calibration.get("mce"),
          "adaptive ECE": calibration.get("adaptive_ece"), "NLL": calibration.get("nll"),
-         "accuracy": metrics.get("accuracy")},
+         "accuracy": metrics.accuracy},
         {"": f"temperature {scaled.get('value', float('nan')):.3f}", "ECE": scaled.get("ece"),
          "MCE": scaled.get("mce"), "adaptive ECE": scaled.get("adaptive_ece"),
          "NLL": scaled.get("nll"), "accuracy": scaled.get("accuracy")},

@@ -16,7 +16,12 @@ from typing import Optional
 
 from classlens import paths
 from classlens.atomic import write_text
-from classlens.evaluation.compare import f1_movers, metrics_side_by_side, params_diff, prediction_flips
+from classlens.evaluation.compare import (
+    f1_movers,
+    metrics_side_by_side,
+    params_diff,
+    prediction_flips,
+)
 from classlens.tracking.options import TrackingConfig
 from classlens.tracking.runs import download_artifact, find_run, run_data
 from classlens.errors import InputError
