@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -24,11 +25,46 @@ from classlens.errors import ClassLensError
 STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "report", "gate")
 
 
+class _CurrentStream(logging.StreamHandler):
+    """Writes to whatever `sys.stdout` / `sys.stderr` is when a record comes (pytest and other
+    callers of `run_stage` swap them)."""
+
+    def __init__(self, name: str):
+        self._which = name
+        super().__init__()
+
+    @property
+    def stream(self):
+        return getattr(sys, self._which)
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ sets it; the property wins
+        pass
+
+
+def configure_logging() -> None:
+    """The library reports through `logging.getLogger(__name__)` (never `print`); a stage shows
+    its progress lines on stdout and its warnings on stderr, as the stage's own lines."""
+    logger = logging.getLogger("classlens")
+    if logger.handlers:
+        return
+    out = _CurrentStream("stdout")
+    out.addFilter(lambda record: record.levelno < logging.WARNING)
+    err = _CurrentStream("stderr")
+    err.setLevel(logging.WARNING)
+    for handler in (out, err):
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # not through the root logger that TensorFlow and MLflow configure
+
+
 def run_stage(name: str, params_path: str | Path = "params.yaml") -> None:
     """Load and validate params, run stage `name`; a user error becomes one line and exit 2."""
     from classlens.config import load_params
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out
+    configure_logging()
     try:
         cfg = load_params(params_path)
         importlib.import_module(f"classlens.pipeline.{name}").run(cfg)

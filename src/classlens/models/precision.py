@@ -10,12 +10,15 @@ predictions and the explanations are computed in full precision.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 MIXED = "mixed_float16"
 MIXED_CPU = "mixed_bfloat16"
 FULL = "float32"
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+log = logging.getLogger(__name__)
 
 
 def cpu_supports_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -53,6 +56,6 @@ def apply_policy(mixed_precision: bool) -> str:
                            cpu_bfloat16=cpu_supports_bfloat16())
     keras.mixed_precision.set_global_policy(policy)
     if mixed_precision and policy == FULL:
-        print("train: mixed_precision is on but there is no GPU and the CPU has no bfloat16 "
+        log.warning("train: mixed_precision is on but there is no GPU and the CPU has no bfloat16 "
               "instructions; training in float32")
     return policy

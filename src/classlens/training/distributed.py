@@ -19,6 +19,7 @@ if you raise it for more replicas (the linear rule is the usual starting point).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -30,6 +31,8 @@ from classlens.errors import ConfigError, InputError
 from classlens.training.options import DISTRIBUTION, TrainConfig
 from classlens.training.plan import total_steps
 from classlens.training.summary import MONITOR, FitResult, best_epoch
+
+log = logging.getLogger(__name__)
 
 # Collective operations give up after this long (seconds; env CLASSLENS_COLLECTIVE_TIMEOUT_S
 # overrides), so a dead worker fails the others instead of hanging them forever.
@@ -185,8 +188,8 @@ def fit_distributed(
                     "val_loss": val_loss}
             callbacks.on_epoch_end(epoch, logs)  # may add learning_rate, set stop_training
             rows.append({"epoch": epoch + 1, "phase": 1, **logs})
-            print(f"Epoch {epoch + 1}/{cfg.epochs} - loss {loss:.4f} - accuracy {accuracy:.4f} "
-                  f"- val_loss {val_loss:.4f} - val_accuracy {val_accuracy:.4f}", flush=True)
+            log.info(f"Epoch {epoch + 1}/{cfg.epochs} - loss {loss:.4f} - accuracy {accuracy:.4f} "
+                  f"- val_loss {val_loss:.4f} - val_accuracy {val_accuracy:.4f}")
             if model.stop_training:
                 break
         callbacks.on_train_end()
