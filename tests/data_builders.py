@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from classlens.data.sources.digits import load_digits
+from tests.helpers import digits
 
 # (file suffix, writer) cycling over the images of a class: every format and mode the folder
 # source must take.
@@ -19,11 +19,11 @@ FORMATS = ("png-L", "jpg-RGB", "bmp-RGB", "gif-P", "png-RGBA", "png-P", "png-I16
 
 def digit_images(classes=(0, 1, 2), per_class=12, size=16) -> dict[int, list[np.ndarray]]:
     """Per class, `per_class` digit images upscaled to size x size uint8 (grayscale)."""
-    digits = load_digits()
+    images, labels = digits()
     out = {}
     for c in classes:
-        picks = np.flatnonzero(digits.labels == c)[:per_class]
-        out[c] = [np.asarray(Image.fromarray(digits.images[i, :, :, 0]).resize(
+        picks = np.flatnonzero(labels == c)[:per_class]
+        out[c] = [np.asarray(Image.fromarray(images[i, :, :, 0]).resize(
             (size, size), Image.Resampling.NEAREST)) for i in picks]
     return out
 

@@ -19,7 +19,7 @@ import pytest
 from classlens.training.distributed import is_chief, resolve_mode
 from classlens.errors import ConfigError
 from tests.conftest import TINY, copy_project, run
-from tests.test_team import _free_port
+from tests.helpers import classlens_lines, free_port
 
 
 def test_modes_and_chief(monkeypatch):
@@ -46,7 +46,7 @@ SHRUNK = {**TINY, "model/cnn.yaml": {"filters": [16, 32], "convs_per_block": 1},
 
 
 def _workers(project: Path, n: int = 2, env_extra: dict | None = None) -> list[subprocess.Popen]:
-    ports = [_free_port() for _ in range(n)]
+    ports = [free_port() for _ in range(n)]
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
     for index in range(n):
@@ -117,6 +117,6 @@ def test_a_dead_worker_makes_the_chief_fail_with_one_line(tmp_path):
         if chief.poll() is None:
             os.killpg(chief.pid, signal.SIGKILL)
     assert chief.returncode == 2, err[-3000:]
-    ours = [x for x in err.splitlines() if x.startswith("classlens ")]
+    ours = classlens_lines(err)
     assert len(ours) == 1 and "lost a worker" in ours[0]
     assert not (project / "models").exists()

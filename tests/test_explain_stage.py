@@ -4,7 +4,6 @@ what it logs to MLflow, that it is reproducible, and its one-line errors."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from classlens import paths
 from classlens.config import EXPLAIN_METHODS
 from classlens.explain.selection import explanation_rows, select_examples
 from tests.conftest import run
+from tests.helpers import one_line_error
 
 
 def _table(n: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -136,15 +136,9 @@ def _stage(project: Path) -> subprocess.CompletedProcess:
     return run([sys.executable, "stages/explain.py"], cwd=project, check=False)
 
 
-def _copy(trained_project: Path, tmp_path: Path) -> Path:
-    project = tmp_path / "copy"
-    shutil.copytree(trained_project, project)
-    return project
-
-
 @pytest.mark.slow
-def test_rerun_is_reproducible(trained_project, tmp_path):
-    project = _copy(trained_project, tmp_path)
+def test_rerun_is_reproducible(trained_project, trained_copy):
+    project = trained_copy
     assert _stage(project).returncode == 0
     for method in EXPLAIN_METHODS:
         np.testing.assert_allclose(
@@ -156,15 +150,13 @@ def test_rerun_is_reproducible(trained_project, tmp_path):
                 "image_ids"])
 
 
-def test_bad_options_stop_with_one_line_and_keep_outputs(trained_project, tmp_path):
-    project = _copy(trained_project, tmp_path)
+def test_bad_options_stop_with_one_line_and_keep_outputs(trained_copy):
+    project = trained_copy
     before = sorted(p.name for p in _explain(project).iterdir())
     run([sys.executable, "-m", "classlens.cli", "params", "explain.gradcam.layer=block9_relu"],
         cwd=project)
     proc = _stage(project)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    ours = [line for line in proc.stderr.splitlines() if line.startswith("classlens ")]
-    assert len(ours) == 1 and "explain.gradcam" in ours[0] and "block9_relu" in ours[0], ours
+    one_line_error(proc, "explain.gradcam", "block9_relu")
     assert sorted(p.name for p in _explain(project).iterdir()) == before  # outputs kept whole
 
     # options that cannot work are refused when params.yaml is composed, naming the key

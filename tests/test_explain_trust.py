@@ -17,6 +17,7 @@ from classlens.explain.randomization import (checkpoint_counts,  # noqa: E402
                                              weighted_layers_top_down)
 from classlens.explain.trust import trust_summary  # noqa: E402
 from classlens.models import build_model  # noqa: E402
+from tests.helpers import digits as digits_arrays  # noqa: E402
 from tests.test_explain_methods import quadrant_model  # noqa: E402
 
 
@@ -34,10 +35,7 @@ class EdgeDetector(Explainer):
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    return np.rint(data.images[:12] * 255 / 16).astype(np.uint8)[..., None]
+    return digits_arrays(12)[0]
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@ revision through DVC's API, and a real degraded evaluation failing with the righ
 
 from __future__ import annotations
 
-import copy
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -168,9 +166,8 @@ def test_baseline_from_git_revision_through_dvc(tmp_path):
     assert _gate(repo, "--rules", rules, "--baseline-rev", "nosuchrev").returncode == 2
 
 
-def test_real_degraded_evaluation_fails_the_right_rows(trained_project, tmp_path):
-    project = tmp_path / "degraded"
-    shutil.copytree(trained_project, project)
+def test_real_degraded_evaluation_fails_the_right_rows(trained_copy):
+    project = trained_copy
     baseline = json.loads((project / paths.METRICS).read_text())
     f1 = {name: v["f1"] or 0.0 for name, v in baseline["per_class"].items()}
     target = max(f1, key=f1.get)  # the class the baseline handles best

@@ -10,6 +10,7 @@ keras = pytest.importorskip("keras")
 from classlens.config import AugmentConfig, CNNOptions, TrainConfig  # noqa: E402
 from classlens.models import LOGITS_LAYER, build_model  # noqa: E402
 from classlens.training.loop import fit, seed_everything  # noqa: E402
+from tests.helpers import digits  # noqa: E402
 
 NO_AUGMENT = AugmentConfig(translate=0.0, rotate=0.0, zoom=0.0, flip_horizontal=False)
 
@@ -68,16 +69,8 @@ def test_augmentation_only_acts_in_training():
     assert not np.allclose(model(x, training=True), model(x, training=False))
 
 
-def _digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's digits as the prepared uint8 8x8x1 images and their labels."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    return np.rint(digits.images * 255 / 16).astype(np.uint8)[..., None], digits.target
-
-
 def test_fit_improves_and_keeps_best_val_weights():
-    x, y = _digits()
+    x, y = digits()
     seed_everything(0, deterministic=False)
     model = build_model(_cfg(), input_shape=(8, 8, 1), num_classes=10, seed=0)
     train_cfg = TrainConfig(epochs=4, batch_size=64, learning_rate=0.01,
@@ -96,7 +89,7 @@ def test_fit_improves_and_keeps_best_val_weights():
 
 
 def test_cosine_schedule_warms_up_then_decays_to_the_floor():
-    x, y = _digits()
+    x, y = digits()
     seed_everything(0, deterministic=False)
     model = build_model(_cfg(), input_shape=(8, 8, 1), num_classes=10, seed=0)
     train_cfg = TrainConfig(epochs=5, batch_size=100, learning_rate=0.01,
@@ -113,7 +106,7 @@ def test_cosine_schedule_warms_up_then_decays_to_the_floor():
 
 
 def test_learning_rate_without_warmup_starts_at_the_full_rate():
-    from classlens.training.loop import learning_rate
+    from classlens.training.schedule import learning_rate
 
     cfg = TrainConfig(epochs=1, batch_size=1, learning_rate=0.1, early_stopping_patience=1,
                       reduce_lr_patience=1, reduce_lr_factor=0.5, min_learning_rate=0.001,

@@ -8,7 +8,6 @@ import math
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -18,6 +17,7 @@ import pytest
 from classlens import paths
 from classlens.reporting.html import SECTIONS, Figure, ReportContent, Table, render
 from tests.conftest import run
+from tests.helpers import modules_loaded, stages_code, tensorflow_modules
 
 PNG = b"\x89PNG"
 
@@ -137,19 +137,17 @@ def test_mlflow_holds_per_class_metrics_tables_images_and_the_report(trained_pro
 
 
 def test_rerun_replaces_table_images_report_tolerates_no_explanations_and_no_tensorflow(
-        trained_project, tmp_path):
+        trained_copy):
     # one subprocess for three checks (stage start-up dominates): re-running analyze replaces
     # its MLflow table images instead of adding to them; the report copes without data/explain;
     # neither stage imports TensorFlow
-    project = tmp_path / "copy"
-    shutil.copytree(trained_project, project)
+    project = trained_copy
     ref = _json(project, paths.RUN_REF)
     before = _count_table_images(project, ref["run_id"])
     shutil.rmtree(project / paths.EXPLAIN_DIR)
-    code = ("import sys; from classlens.cli import run_stage; run_stage('analyze'); "
-            "run_stage('report'); print('TF' if 'tensorflow' in sys.modules else 'noTF')")
-    proc = run([sys.executable, "-c", code], cwd=project)
-    assert proc.stdout.strip().splitlines()[-1] == "noTF"
+    loaded, _ = modules_loaded(project, code=stages_code("analyze", "report"))
+    assert "classlens.pipeline.report" in loaded  # the stages did run
+    assert not tensorflow_modules(loaded)
     assert _count_table_images(project, ref["run_id"]) == before
     assert "no explanation figures" in (project / paths.REPORT).read_text()
 
@@ -271,9 +269,8 @@ def test_report_renders_in_headless_chromium_without_console_errors(trained_proj
     assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
 
 
-def test_dvc_plots_draws_the_per_class_curves(trained_project, tmp_path):
-    project = tmp_path / "copy"
-    shutil.copytree(trained_project, project)
+def test_dvc_plots_draws_the_per_class_curves(trained_copy):
+    project = trained_copy
     run(["git", "init", "-q"], cwd=project)
     run(["dvc", "init", "-q"], cwd=project)
     shown = json.loads(run(["dvc", "plots", "show", "--json"], cwd=project).stdout)

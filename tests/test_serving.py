@@ -6,9 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +23,7 @@ from classlens import paths
 from classlens.errors import InputError
 from classlens.serving.preprocessing import PreprocessingRecord, encode_png, load_image
 from tests.conftest import run
+from tests.helpers import classlens_lines, free_port
 
 CORRUPT = "zz_corrupt.png"
 
@@ -79,7 +78,7 @@ def test_cli_predict_prints_json_lines_and_fails_only_the_corrupt_file(trained_p
     proc = run(["classlens", "predict", str(trained_project / paths.MODEL), str(test_pngs),
                 "--format", "json", "-k", "2"], cwd=trained_project, check=False)
     assert proc.returncode == 1, proc.stderr  # one input failed
-    ours = [line for line in proc.stderr.splitlines() if line.startswith("classlens predict")]
+    ours = classlens_lines(proc.stderr, "classlens predict")
     assert len(ours) == 2 and CORRUPT in ours[0] and "1 of 361" in ours[1], proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(rows) == 360
@@ -98,10 +97,9 @@ def test_cli_predict_by_run_id_and_table(trained_project, test_pngs):
     assert [line.split()[1] for line in lines[1:]] == [expected[0], expected[1]]
 
 
-def test_cli_predict_by_registered_model_uri(trained_project, test_pngs, tmp_path):
+def test_cli_predict_by_registered_model_uri(trained_copy, test_pngs):
     # a copy of the project, so registering a model leaves the shared store as it was
-    project = tmp_path / "copy"
-    shutil.copytree(trained_project, project)
+    project = trained_copy
     ref = json.loads((project / paths.RUN_REF).read_text())
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     uri = client.get_run(ref["run_id"]).data.tags["classlens.model_uri"]
@@ -110,7 +108,7 @@ def test_cli_predict_by_registered_model_uri(trained_project, test_pngs, tmp_pat
     files = [str(test_pngs / "part0" / "0000.png"), str(test_pngs / "part1" / "0001.png")]
     proc = run(["classlens", "predict", f"models:/digits-cnn/{version.version}", *files,
                 "--format", "json"], cwd=project)
-    expected = _stage_labels(trained_project)
+    expected = _stage_labels(project)
     assert [json.loads(line)["label"] for line in proc.stdout.splitlines()] == [
         expected[0], expected[1]]
 
@@ -281,12 +279,6 @@ def test_pyfunc_model_names_classes(trained_project, test_pngs, monkeypatch):
     assert model.metadata.signature.inputs.input_names() == ["image"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _post(port: int, body: bytes | dict, timeout: float = 60) -> tuple[int, str]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=data,
@@ -301,7 +293,7 @@ def _post(port: int, body: bytes | dict, timeout: float = 60) -> tuple[int, str]
 def test_mlflow_models_serve_answers_like_classlens_predict(trained_project, test_pngs):
     ref = json.loads((trained_project / paths.RUN_REF).read_text())
     files = [test_pngs / "part0" / "0000.png", test_pngs / "part1" / "0004.png"]
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "MLFLOW_TRACKING_URI": f"sqlite:///{trained_project / 'mlflow.db'}",
            "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -22,6 +22,7 @@ from classlens.data.report import SKIPPED, SUMMARY
 from classlens.errors import ConfigError, InputError
 from classlens.pipeline import prepare
 from tests.data_builders import FORMATS, digit_images, make_folder, save_image, write_idx
+from tests.helpers import digits
 
 
 @pytest.fixture(autouse=True)
@@ -314,10 +315,8 @@ def test_csv_manifest_errors_name_the_file_and_line(tmp_path):
 
 
 def _idx_folder(root: Path, gz: bool) -> tuple[np.ndarray, np.ndarray]:
-    from classlens.data.sources.digits import load_digits
-
-    digits = load_digits()
-    images, labels = digits.images[:300, :, :, 0], digits.labels[:300]
+    images, labels = digits(300)
+    images = images[..., 0]
     root.mkdir(parents=True, exist_ok=True)
     write_idx(root / "train-images-idx3-ubyte", images[:240], gz=gz)
     write_idx(root / "train-labels-idx1-ubyte", labels[:240], gz=gz)

@@ -6,23 +6,25 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 import requests
 
+from classlens import paths
 from tests.conftest import copy_project, init_repo, run
+from tests.helpers import free_port, one_line_error
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# The test accuracy in MLflow: MLflow keeps the value logged at the highest step, and Keras'
+# per-epoch training `accuracy` (steps 0..epochs-1) outranks evaluate's (step 0).
+ACCURACY_CLASH = pytest.mark.xfail(
+    strict=True, reason="MLflow 'accuracy' is overwritten by Keras' per-epoch training accuracy; "
+    "fixed by the headline-metrics issue")
 
 
 class Server:
@@ -30,7 +32,7 @@ class Server:
 
     def __init__(self, root: Path):
         root.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(root / "server.log", "w")
         self.proc = subprocess.Popen(
@@ -76,16 +78,12 @@ def server(tmp_path_factory):
 
 def test_unreachable_server_fails_fast_before_training(project):
     run([sys.executable, "stages/prepare.py"], cwd=project)
-    dead = f"http://127.0.0.1:{_free_port()}"
-    started = time.time()
+    dead = f"http://127.0.0.1:{free_port()}"
     proc = run([sys.executable, "stages/train.py"], cwd=project, check=False,
-               env={"MLFLOW_TRACKING_URI": dead}, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    ours = [line for line in proc.stderr.splitlines() if line.startswith("classlens ")]
-    assert len(ours) == 1 and "unreachable" in ours[0] and dead in ours[0]
+               env={"MLFLOW_TRACKING_URI": dead}, timeout=300)  # a hang guard, not a benchmark
+    one_line_error(proc, "unreachable", dead)
     assert "Epoch 1" not in proc.stdout  # no training work was spent
     assert not (project / "models").exists()
-    assert time.time() - started < 120
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +102,7 @@ def test_whole_pipeline_logs_runs_and_artifacts_to_the_server(server, server_rep
     client = server.client()
     run_ = client.get_run(ref["run_id"])
     assert run_.info.artifact_uri.startswith("mlflow-artifacts:")  # served by the server
-    assert {"accuracy", "f1.3", "val_loss", "n_misclassified"} <= set(run_.data.metrics)
+    assert {"f1.3", "val_loss", "n_misclassified"} <= set(run_.data.metrics)
     local = client.download_artifacts(ref["run_id"], "evaluate/confusion_counts.png",
                                       str(server_repo / "reports"))
     assert Path(local).read_bytes()[:4] == b"\x89PNG"
@@ -112,9 +110,23 @@ def test_whole_pipeline_logs_runs_and_artifacts_to_the_server(server, server_rep
 
 
 @pytest.mark.slow
-def test_two_queued_experiments_run_in_parallel_and_both_log(server, server_repo):
+@ACCURACY_CLASH
+def test_server_run_holds_the_test_accuracy(server, server_repo):
+    ref = json.loads((server_repo / "models/mlflow_run.json").read_text())
+    logged = server.client().get_run(ref["run_id"]).data.metrics["accuracy"]
+    metrics = json.loads((server_repo / "metrics.json").read_text())
+    assert logged == pytest.approx(metrics["accuracy"], abs=1e-9)
+
+
+QUEUED = (("q-one", 1), ("q-three", 3))
+
+
+@pytest.fixture(scope="module")
+def queued(server, server_repo) -> dict:
+    """Two experiments queued and run two at a time, logging to the server: the queue's final
+    status, q-one's log, and each experiment's MLflow run by name."""
     env = {"MLFLOW_TRACKING_URI": server.url}
-    for name, epochs in (("q-one", 1), ("q-three", 3)):
+    for name, epochs in QUEUED:
         run(["dvc", "exp", "run", "--queue", "-n", name, "-S", f"train.epochs={epochs}"],
             cwd=server_repo, env=env)
     run(["dvc", "queue", "start", "-j", "2"], cwd=server_repo, env=env)
@@ -124,16 +136,36 @@ def test_two_queued_experiments_run_in_parallel_and_both_log(server, server_repo
         if "Queued" not in status and "Running" not in status:
             break
         time.sleep(5)
-    assert "Success" in status and "Failed" not in status, status
+    logs = run(["dvc", "queue", "logs", "q-one"], cwd=server_repo, env=env, check=False).stdout
     client = server.client()
     experiment = client.get_experiment_by_name("classlens").experiment_id
-    for name, epochs in (("q-one", 1), ("q-three", 3)):
-        runs = client.search_runs([experiment], filter_string=f"tags.dvc_exp_name = '{name}'")
+    runs = {name: client.search_runs([experiment], filter_string=f"tags.dvc_exp_name = '{name}'")
+            for name, _ in QUEUED}
+    return {"status": status, "logs": logs, "runs": runs}
+
+
+@pytest.mark.slow
+def test_two_queued_experiments_run_in_parallel_and_both_log(queued):
+    status = queued["status"]
+    assert "Success" in status and "Failed" not in status, status
+    for name, epochs in QUEUED:
+        runs = queued["runs"][name]
         assert len(runs) == 1, name
         assert runs[0].data.params["train.epochs"] == str(epochs)
-        assert "accuracy" in runs[0].data.metrics
-    logs = run(["dvc", "queue", "logs", "q-one"], cwd=server_repo, env=env, check=False).stdout
-    assert "database is locked" not in logs
+        assert {"f1.3", "val_loss", "n_misclassified"} <= set(runs[0].data.metrics), name
+    assert "database is locked" not in queued["logs"]
+
+
+@pytest.mark.slow
+@ACCURACY_CLASH
+def test_queued_runs_hold_their_test_accuracy(server, queued, tmp_path):
+    client = server.client()
+    for name, _ in QUEUED:
+        (run_,) = queued["runs"][name]
+        local = client.download_artifacts(run_.info.run_id, "predict/predictions.csv",
+                                          str(tmp_path))
+        accuracy = pd.read_csv(local)["correct"].mean()  # that experiment's test predictions
+        assert run_.data.metrics["accuracy"] == pytest.approx(accuracy, abs=1e-9), name
 
 
 @pytest.mark.slow
@@ -165,5 +197,6 @@ def test_server_gone_mid_pipeline_keeps_the_stage_outputs(tmp_path):
     assert proc.returncode != 0
     assert "only logging failed" in proc.stderr and "Traceback" not in proc.stderr
     metrics = json.loads((project / "metrics.json").read_text())  # written before logging
-    assert 0.0 <= metrics["accuracy"] <= 1.0
+    table = pd.read_csv(project / paths.PREDICTIONS)
+    assert metrics["accuracy"] == pytest.approx(table["correct"].mean(), abs=1e-12)
     assert (project / "data/eval/confusion_counts.png").exists()
