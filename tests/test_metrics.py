@@ -161,7 +161,7 @@ def test_invalid_labels_and_probabilities_are_named():
 
 
 def test_curve_tables_are_thinned_for_plots_but_keep_the_ends():
-    from classlens.evaluation.classification import curve_tables
+    from classlens.evaluation.curves import curve_tables
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 5000)
