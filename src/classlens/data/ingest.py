@@ -16,9 +16,9 @@ from typing import Optional
 
 import numpy as np
 
+from classlens.data.catalog import Catalog, Skipped
 from classlens.data.conform import ConformSpec, ImageInfo, SkipImage, conform_array, conform_file
 from classlens.data.rows import RowFile
-from classlens.data.catalog import Catalog, Skipped
 from classlens.errors import InputError
 
 CHUNK = 256  # images decoded per round (and the most held in memory at once)

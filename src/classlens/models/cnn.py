@@ -7,8 +7,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from classlens.models.options import AugmentConfig
 from classlens.errors import ConfigError
+from classlens.models.options import AugmentConfig
 
 
 def augmentation(cfg: AugmentConfig, *, seed: int) -> list[layers.Layer]:

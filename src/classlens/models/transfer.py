@@ -22,7 +22,6 @@ import keras
 from keras import layers
 
 from classlens.errors import ConfigError, InputError
-from classlens.models.names import FEATURES_LAYER, LOGITS_LAYER
 from classlens.models.backbones import (
     BACKBONE_LAYER,
     BACKBONES,
@@ -31,6 +30,7 @@ from classlens.models.backbones import (
     preprocess_model,
 )
 from classlens.models.cnn import augmentation
+from classlens.models.names import FEATURES_LAYER, LOGITS_LAYER
 from classlens.models.options import AugmentConfig, ModelOptions
 
 

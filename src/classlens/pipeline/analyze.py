@@ -11,8 +11,6 @@ from dataclasses import asdict
 import numpy as np
 
 from classlens import paths
-from classlens.tracking.log import log_image_table, log_metrics, log_table, replace_artifacts
-from classlens.tracking.runs import stage_run
 from classlens.analysis import (
     build_galleries,
     caption,
@@ -30,6 +28,8 @@ from classlens.data.prepared import load_classes, load_split
 from classlens.errors import InputError
 from classlens.evaluation import results
 from classlens.evaluation.predictions import read_array, read_predictions
+from classlens.tracking.log import log_image_table, log_metrics, log_table, replace_artifacts
+from classlens.tracking.runs import stage_run
 
 # prediction-table columns kept in the lists (ids and source paths first)
 LIST_COLUMNS = ["id", "path", "position", "true_label", "pred_label", "confidence", "margin",

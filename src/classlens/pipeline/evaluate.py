@@ -10,18 +10,18 @@ from pathlib import Path
 import numpy as np
 
 from classlens import paths
-from classlens.tracking.log import log_metrics, log_table, replace_artifacts
-from classlens.tracking.naming import classification_metrics
-from classlens.tracking.runs import stage_run
 from classlens.atomic import atomic_dir, save_figure, write_csv, write_json
-from classlens.evaluation.class_order import class_order
 from classlens.config import Config
 from classlens.data.prepared import load_classes
-from classlens.naming import file_stems
 from classlens.evaluation import results
+from classlens.evaluation.class_order import class_order
 from classlens.evaluation.classification import ClassificationReport, classify
 from classlens.evaluation.curves import curve_tables
 from classlens.evaluation.predictions import read_array, read_predictions
+from classlens.naming import file_stems
+from classlens.tracking.log import log_metrics, log_table, replace_artifacts
+from classlens.tracking.naming import classification_metrics
+from classlens.tracking.runs import stage_run
 
 
 def run(cfg: Config) -> None:

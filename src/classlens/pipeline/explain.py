@@ -10,14 +10,14 @@ from dataclasses import asdict
 import numpy as np
 
 from classlens import paths
-from classlens.tracking.log import log_metrics, log_table, replace_artifacts
-from classlens.tracking.runs import stage_run
 from classlens.atomic import atomic_dir, save_figure, save_npy, write_csv, write_json
 from classlens.config import Config, ExplainConfig
 from classlens.data.prepared import load_split
 from classlens.errors import ConfigError, InputError
-from classlens.explain.selection import explanation_rows, select_examples
 from classlens.evaluation.predictions import read_predictions
+from classlens.explain.selection import explanation_rows, select_examples
+from classlens.tracking.log import log_metrics, log_table, replace_artifacts
+from classlens.tracking.runs import stage_run
 
 INDEX_COLUMNS = ["row", "image", "id", "path", "position", "group", "true_label", "pred_label",
                  "confidence", "target", "target_label", "target_kind"]

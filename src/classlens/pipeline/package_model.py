@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from classlens import paths
-from classlens.serving.logged_model import log_image_model, log_keras_model
-from classlens.tracking.log import log_files
 from classlens.atomic import save_figure, write_text
 from classlens.config import Config
+from classlens.serving.logged_model import log_image_model, log_keras_model
+from classlens.tracking.log import log_files
 from classlens.training.summary import headline
 
 PREVIEW_IMAGES = 4

@@ -9,13 +9,13 @@ from dataclasses import asdict
 import numpy as np
 
 from classlens import paths
-from classlens.tracking.log import replace_artifacts
-from classlens.tracking.runs import stage_run
 from classlens.atomic import atomic_dir, save_npy, write_csv
 from classlens.config import Config
 from classlens.data.prepared import load_classes, load_manifest, load_split
 from classlens.errors import InputError
 from classlens.evaluation.predictions import prediction_table
+from classlens.tracking.log import replace_artifacts
+from classlens.tracking.runs import stage_run
 
 
 def run(cfg: Config) -> None:

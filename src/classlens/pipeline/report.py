@@ -15,15 +15,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from classlens import paths
-from classlens.tracking.log import replace_artifacts
-from classlens.tracking.runs import RunRef, stage_run
 from classlens.atomic import write_text
 from classlens.config import Config
 from classlens.errors import InputError
 from classlens.evaluation import results
 from classlens.explain.trust import HEADLINE_COLUMNS, trust_rows
-from classlens.reporting.model_card import completed_card
 from classlens.reporting.html import Figure, ReportContent, Table, render
+from classlens.reporting.model_card import completed_card
+from classlens.tracking.log import replace_artifacts
+from classlens.tracking.runs import RunRef, stage_run
 
 LIST_ROWS = 50  # rows of each long list shown in the report (the CSVs hold them all)
 

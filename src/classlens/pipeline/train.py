@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from classlens import paths
+from classlens.atomic import atomic_dir, save_figure, write_csv
+from classlens.config import BackboneOptions, Config
+from classlens.data.prepared import (cache_in_memory, load_classes, load_fingerprint,
+                                     load_split)
+from classlens.errors import ConfigError
 from classlens.tracking.log import (epoch_metrics_callback, log_data_report, log_dataset,
                                     log_metrics, replace_artifacts, set_tags)
 from classlens.tracking.runs import training_run
-from classlens.atomic import atomic_dir, save_figure, write_csv
-from classlens.config import BackboneOptions, Config
-from classlens.errors import ConfigError
-from classlens.data.prepared import (cache_in_memory, load_classes, load_fingerprint,
-                                     load_split)
 from classlens.training.summary import epochs_run, headline
 
 

@@ -16,6 +16,7 @@ from typing import Optional
 
 from classlens import paths
 from classlens.atomic import write_text
+from classlens.errors import InputError
 from classlens.evaluation.compare import (
     f1_movers,
     metrics_side_by_side,
@@ -24,7 +25,6 @@ from classlens.evaluation.compare import (
 )
 from classlens.tracking.options import TrackingConfig
 from classlens.tracking.runs import download_artifact, find_run, run_data
-from classlens.errors import InputError
 
 
 @dataclass
