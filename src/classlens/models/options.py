@@ -17,8 +17,10 @@ from classlens.models.backbones import BACKBONES as _BACKBONE_SPECS
 BACKBONES = tuple(_BACKBONE_SPECS)  # the keras.applications networks (specs: models.backbones)
 CNN_HEADS = ("gap", "flatten")
 CNN_PADDINGS = ("same", "valid")
-# file models: what range of pixel values the model was trained on (prepared images are 0..255)
-INPUT_SCALINGS = ("raw", "unit", "symmetric")  # 0..255, 0..1, -1..1 (models.provided.SCALINGS)
+# file models: the pixel range the model was trained on (prepared images are 0..255) -> the
+# (scale, offset) that maps 0..255 onto it: 0..255, 0..1, -1..1
+SCALINGS = {"raw": (1.0, 0.0), "unit": (1.0 / 255.0, 0.0), "symmetric": (1.0 / 127.5, -1.0)}
+INPUT_SCALINGS = tuple(SCALINGS)
 MODEL_OUTPUTS = ("auto", "softmax", "logits")
 
 

@@ -20,10 +20,10 @@ from keras import layers
 
 from classlens.errors import ConfigError, InputError
 from classlens.models.backbones import BACKBONE_LAYER
+from classlens.models.options import SCALINGS
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
-# input_scaling -> (scale, offset) applied to 0..255 pixels, as keras.layers.Rescaling takes them
-SCALINGS = {"raw": (1.0, 0.0), "unit": (1.0 / 255.0, 0.0), "symmetric": (1.0 / 127.5, -1.0)}
+# SCALINGS: input_scaling -> (scale, offset) applied to 0..255 pixels (keras.layers.Rescaling)
 
 
 def file_sha256(path: str | Path) -> str:
