@@ -81,7 +81,7 @@ def collect(cfg: Config) -> ReportContent:
                 Figure(g["title"], Path(g["file"]).read_bytes()))
     suspects = galleries.get("label_suspects")
     explain_pngs = sorted(paths.EXPLAIN_DIR.rglob("*.png")) if paths.EXPLAIN_DIR.is_dir() else []
-    card = completed_card(paths.MODEL_CARD, paths.METRICS, confusion_path=paths.CONFUSION_MATRIX)
+    card = completed_card(paths.MODEL_CARD, metrics, confusion_path=paths.CONFUSION_MATRIX)
     trust_tables = []
     if paths.EXPLAIN_TRUST.exists():
         trust = json.loads(paths.EXPLAIN_TRUST.read_text(encoding="utf-8"))

@@ -15,7 +15,7 @@ The card is Markdown, so it reads well in MLflow's artifact view, on GitHub and 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from classlens.evaluation import results
 from classlens.evaluation.results import MetricsLike
@@ -221,10 +221,10 @@ def _compact(value: Any) -> str:
 # ---------------------------------------------------------------- files
 
 
-def completed_card(card_path: Path, metrics_path: Path, *,
+def completed_card(card_path: Path, metrics: Union[Path, results.Metrics], *,
                    confusion_path: Optional[Path] = None) -> str:
-    """The train stage's card completed from `metrics.json` (and the confusion matrix, when
-    given and present): for the report stage and `classlens card`."""
+    """The train stage's card completed from `metrics.json` (its path, or the file already read)
+    and the confusion matrix, when given and present: for the report stage and `classlens card`."""
     import json
 
     from classlens.errors import InputError
@@ -232,7 +232,8 @@ def completed_card(card_path: Path, metrics_path: Path, *,
     if not Path(card_path).is_file():
         raise InputError(f"{card_path}: not found; run `dvc repro` (train writes the card, "
                          "evaluate the metrics)")
-    metrics = results.load(metrics_path)
+    if not isinstance(metrics, results.Metrics):
+        metrics = results.load(metrics)
     confusion = None
     if confusion_path is not None and Path(confusion_path).is_file():
         confusion = json.loads(Path(confusion_path).read_text(encoding="utf-8"))
