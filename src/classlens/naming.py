@@ -1,10 +1,11 @@
 """Names made safe where they become keys: file-name stems for per-class and per-pair outputs
 (safe on every file system, unique) and metric keys (safe for MLflow metric names). One
-sanitiser underneath: every character outside the allowed set becomes `_`."""
+sanitiser underneath: every character outside the allowed set becomes `_`. And the one
+flattener of nested dicts to dotted names (params and metrics alike)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 
 def sanitise(name: str, allowed: Callable[[str], bool]) -> str:
@@ -38,3 +39,16 @@ def metric_key(class_name: str) -> str:
     """A class name made safe for MLflow metric names (letters, digits, `_ - . /` and space);
     the one helper every per-class key goes through."""
     return sanitise(class_name, _metric_char) or "_"
+
+
+def dotted(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"train": {"epochs": 3}}` -> `{"train.epochs": 3}`: every leaf by its dotted path
+    (lists are leaves)."""
+    flat: dict[str, Any] = {}
+    for key, value in nested.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(dotted(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -30,6 +30,7 @@ from typing import Any, Mapping, Optional, Union
 from classlens.atomic import write_json
 from classlens.errors import InputError
 from classlens.formatting import format_value
+from classlens.naming import dotted
 
 # Top-level keys that are not a group of numbers of their own.
 PER_CLASS, UNDEFINED, BOOTSTRAP, CALIBRATION = "per_class", "undefined", "bootstrap", "calibration"
@@ -171,19 +172,13 @@ class Metrics:
 MetricsLike = Union[Metrics, Mapping[str, Any]]
 
 
-def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Optional[float]]:
+def flatten_metrics(metrics: Mapping[str, Any]) -> dict[str, Optional[float]]:
     """`{"macro_avg": {"f1": 0.9}}` -> `{"macro_avg.f1": 0.9}`: numbers (and nulls) only,
     without the `bootstrap` and `undefined` subtrees."""
-    flat: dict[str, Optional[float]] = {}
-    for key, value in metrics.items():
-        if not prefix and key in NOT_METRICS:
-            continue
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten_metrics(value, prefix=f"{path}."))
-        elif value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-            flat[path] = None if value is None else float(value)
-    return flat
+    kept = {k: v for k, v in metrics.items() if k not in NOT_METRICS}
+    return {path: None if value is None else float(value)
+            for path, value in dotted(kept).items()
+            if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))}
 
 
 def write(path: Union[str, Path], metrics: Metrics) -> None:

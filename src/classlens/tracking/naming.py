@@ -8,28 +8,16 @@ import json
 import re
 from typing import Any, Mapping, Optional
 
-from classlens.naming import metric_key
+from classlens.naming import dotted, metric_key
 
 _TOP_LEVEL = ("accuracy", "balanced_accuracy", "log_loss", "cohen_kappa", "roc_auc_ovr_macro")
 _TOP_K = re.compile(r"top_\d+_accuracy")
 
 
-def flat_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`{"train": {"epochs": 3}}` -> `{"train.epochs": 3}` (lists kept as values)."""
-    flat: dict[str, Any] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flat_params(value, prefix=f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
 def param_values(params: Mapping[str, Any]) -> dict[str, str]:
     """The run's params as logged: dotted names, lists as JSON, everything else `str()`."""
     return {k: json.dumps(v) if isinstance(v, list) else str(v)
-            for k, v in flat_params(params).items()}
+            for k, v in dotted(params).items()}
 
 
 def classification_metrics(metrics: Mapping[str, Any]) -> dict[str, Optional[float]]:

@@ -9,6 +9,7 @@ from typing import Callable
 
 from classlens.data.catalog import Catalog
 from classlens.data.options import DataConfig
+from classlens.data.sources.keras_datasets import CLASS_NAMES as KERAS_DATASETS
 from classlens.errors import ConfigError, one_of
 from classlens.paths import project_root
 
@@ -68,7 +69,7 @@ SOURCES: dict[str, Callable[[DataConfig], Catalog]] = {
     "folder": _folder,
     "csv": _csv,
     "idx": _idx,
-    **{name: _keras(name) for name in ("mnist", "fashion_mnist", "cifar10", "cifar100")},
+    **{name: _keras(name) for name in KERAS_DATASETS},
 }
 
 
