@@ -153,10 +153,45 @@ def test_galleries_select_the_right_rows(table):
     assert galleries["least_confident_correct"].rows["id"].tolist() == ["c"]
     assert galleries["pair_y_to_z"].rows["id"].tolist() == ["b"]
     assert galleries["pair_x_to_y"].rows["id"].tolist() == ["d"]
-    assert galleries["class_y"].rows["id"].tolist() == ["b", "c"]  # errors first
+    assert galleries["class_y_missed"].rows["id"].tolist() == ["b"]  # true y, predicted z
+    assert galleries["class_y_false_alarms"].rows["id"].tolist() == ["d"]  # true x, predicted y
+    assert galleries["class_x_missed"].rows["id"].tolist() == ["d"]
+    x_alarms = galleries["class_x_false_alarms"]
+    assert x_alarms.rows.empty and x_alarms.count == 0
+    assert x_alarms.title == "Class x \u2014 false alarms: 0 images of other classes predicted as x"
+    assert galleries["class_y_missed"].title == (
+        "Class y \u2014 missed: 1 image of class y predicted as another class")
+    assert [g.kind for g in galleries.values()][4:8] == ["missed", "false_alarms"] * 2
     assert list(galleries)[-1] == "label_suspects"
     assert caption(galleries["label_suspects"].rows.iloc[0], "suspects").startswith(
         "given y / suggested z")
+
+
+def test_class_galleries_show_false_alarms_of_a_class_that_misses_nothing():
+    """A class with no missed image but images wrongly predicted as it (the issue's "Class 7:
+    0 errors of 36" at precision 0.92) gets a false-alarm gallery; counts are all errors, the
+    rows at most `class_size`, most confident first; plurals follow the count."""
+    from classlens.analysis import build_galleries, confused_pairs, image_count
+
+    probs = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.3, 0.7, 0.0], [0.4, 0.6, 0.0],
+                      [0.1, 0.9, 0.0], [0.0, 0.2, 0.8]])
+    t = prediction_table(ids=list("abcdef"), source_paths=[""] * 6,
+                         y_true=np.array([0, 0, 0, 0, 1, 2]), probabilities=probs,
+                         class_names=["p", "q", "r"], top_k=1)
+    pairs = confused_pairs(t["true"].to_numpy(), t["pred"].to_numpy(), ["p", "q", "r"])
+    galleries = {g.key: g for g in build_galleries(
+        t, pairs, t.iloc[:0], size=5, top_pairs=0, pair_size=1, class_order=["q", "p"],
+        class_size=2)}
+    q_missed, q_alarms = galleries["class_q_missed"], galleries["class_q_false_alarms"]
+    assert q_missed.count == 0 and q_missed.rows.empty
+    assert q_alarms.count == 3 and q_alarms.rows["id"].tolist() == ["b", "c"]  # most confident
+    assert q_alarms.class_name == "q" and q_alarms.kind == "false_alarms"
+    assert q_alarms.title == ("Class q \u2014 false alarms: 3 images of other classes predicted "
+                              "as q (2 most confident shown)")
+    assert galleries["class_p_missed"].count == 3 and galleries["class_p_false_alarms"].count == 0
+    assert "class_r_missed" not in galleries  # only the classes asked for
+    assert galleries["label_suspects"].count == 0
+    assert [image_count(n) for n in (0, 1, 2)] == ["0 images", "1 image", "2 images"]
 
 
 def test_class_order_methods():

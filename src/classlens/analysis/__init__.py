@@ -2,14 +2,14 @@
 outcomes (right/wrong, hesitant, confidently wrong), confused pairs, weak classes, label-issue
 suspects, and which images each gallery shows."""
 
-from classlens.analysis.galleries import Gallery, build_galleries, caption
+from classlens.analysis.galleries import Gallery, build_galleries, caption, image_count
 from classlens.analysis.label_issues import label_suspects, per_class_thresholds
 from classlens.analysis.outcomes import confidently_wrong, low_confidence, split_by_correctness
 from classlens.analysis.pairs import confused_pairs, symmetric_pairs
 from classlens.analysis.weak_classes import weak_classes
 
 __all__ = [
-    "Gallery", "build_galleries", "caption", "label_suspects", "per_class_thresholds",
-    "confidently_wrong", "low_confidence", "split_by_correctness", "confused_pairs",
-    "symmetric_pairs", "weak_classes",
+    "Gallery", "build_galleries", "caption", "image_count", "label_suspects",
+    "per_class_thresholds", "confidently_wrong", "low_confidence", "split_by_correctness",
+    "confused_pairs", "symmetric_pairs", "weak_classes",
 ]

@@ -1,27 +1,45 @@
 """Which images each gallery shows (rows of the prediction table); drawing is figures' job.
 
 Galleries: the most confident errors, the least confident correct predictions, one per most
-confused pair (true a predicted b), one per class (its errors, most confident first, then its
-least confident correct images), and the label-issue suspects.
+confused pair (true a predicted b), two per class, and the label-issue suspects. A class's two
+galleries look at its errors from both sides: "missed" (true is the class, predicted another: its
+false negatives, what recall counts) and "false alarms" (predicted as the class, true is another:
+its false positives, what precision counts). Each holds errors only, most confident first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from classlens.naming import file_stems
+
+KINDS = ("errors", "correct", "pair", "missed", "false_alarms", "suspects")
 
 
 @dataclass(frozen=True)
 class Gallery:
     key: str  # file stem, unique among galleries
     title: str
-    kind: str  # "errors" | "correct" | "pair" | "class" | "suspects"
-    rows: object  # DataFrame: prediction-table rows (suspects add `suggested_label`)
+    kind: str  # one of KINDS
+    rows: object  # DataFrame: prediction-table rows shown (suspects add `suggested_label`)
+    count: int  # images that belong in the gallery; `rows` shows the first of them
+    class_name: Optional[str] = None  # the class of a "missed" / "false_alarms" gallery
+
+
+def image_count(n: int) -> str:
+    """'1 image', '2 images', '0 images'."""
+    return f"{n} image" if n == 1 else f"{n} images"
+
+
+def _shown(count: int, shown: int, what: str) -> str:
+    """'3 images' when all are shown, '12 images (10 most confident shown)' otherwise."""
+    return (image_count(count) if shown >= count
+            else f"{image_count(count)} ({shown} {what} shown)")
 
 
 def build_galleries(table, pairs, suspects, *, size: int, top_pairs: int, pair_size: int,
-                    class_order: list[str], class_size: int):
+                    class_order: list[str], class_size: int) -> list[Gallery]:
     """Every gallery for the analyze stage.
 
     Args:
@@ -30,20 +48,19 @@ def build_galleries(table, pairs, suspects, *, size: int, top_pairs: int, pair_s
         suspects: label suspects joined to the table (`suggested_label`), most suspicious first.
         size: images in the errors, correct and suspects galleries.
         top_pairs, pair_size: galleries for the first `top_pairs` pairs, `pair_size` images each.
-        class_order: classes that get a gallery, in order (e.g. weakest F1 first).
-        class_size: images per class gallery.
+        class_order: classes that get their two galleries, in order (e.g. weakest F1 first).
+        class_size: images per class gallery (the most confident errors of that direction).
     """
-    import pandas as pd
-
     ranked = table.sort_values("confidence", ascending=False, kind="stable")
     wrong, right = ranked[~ranked["correct"]], ranked[ranked["correct"]]
     galleries = [
         Gallery("most_confident_errors",
-                f"Most confident errors ({min(size, len(wrong))} of {len(wrong)})", "errors",
-                wrong.head(size)),
+                f"Most confident errors: {_shown(len(wrong), size, 'most confident')}",
+                "errors", wrong.head(size), len(wrong)),
         Gallery("least_confident_correct",
-                f"Least confident correct predictions ({min(size, len(right))} of {len(right)})",
-                "correct", right.iloc[::-1].head(size)),
+                f"Least confident correct predictions: "
+                f"{_shown(len(right), size, 'least confident')}",
+                "correct", right.iloc[::-1].head(size), len(right)),
     ]
     pair_rows = pairs.head(top_pairs)
     stems = file_stems([f"{t}_to_{p}" for t, p in zip(pair_rows["true_label"],
@@ -51,21 +68,30 @@ def build_galleries(table, pairs, suspects, *, size: int, top_pairs: int, pair_s
     for t, p in zip(pair_rows["true_label"], pair_rows["pred_label"]):
         rows = wrong[(wrong["true_label"] == t) & (wrong["pred_label"] == p)]
         galleries.append(Gallery(f"pair_{stems[f'{t}_to_{p}']}",
-                                 f"True {t}, predicted {p} ({min(pair_size, len(rows))} of "
-                                 f"{len(rows)})", "pair", rows.head(pair_size)))
+                                 f"True {t}, predicted {p}: "
+                                 f"{_shown(len(rows), pair_size, 'most confident')}",
+                                 "pair", rows.head(pair_size), len(rows)))
     class_stems = file_stems(list(class_order))
     for name in class_order:
-        own_wrong = wrong[wrong["true_label"] == name]
-        own_right = right[right["true_label"] == name].iloc[::-1]
-        rows = pd.concat([own_wrong, own_right]).head(class_size)
-        galleries.append(Gallery(f"class_{class_stems[name]}",
-                                 f"Class {name}: {len(own_wrong)} errors of "
-                                 f"{len(own_wrong) + len(own_right)} (errors first, then least "
-                                 "confident correct)", "class", rows))
-    galleries.append(Gallery("label_suspects",
-                             f"Label-issue suspects ({min(size, len(suspects))} of "
-                             f"{len(suspects)}; given label / suggested)", "suspects",
-                             suspects.head(size)))
+        missed = wrong[wrong["true_label"] == name]
+        alarms = wrong[wrong["pred_label"] == name]
+        others = "another class" if len(alarms) == 1 else "other classes"
+        for kind, rows, what in (
+                ("missed", missed,
+                 f"{image_count(len(missed))} of class {name} predicted as another class"),
+                ("false_alarms", alarms,
+                 f"{image_count(len(alarms))} of {others} predicted as {name}")):
+            shown = min(len(rows), class_size)
+            more = f" ({shown} most confident shown)" if shown < len(rows) else ""
+            galleries.append(Gallery(
+                f"class_{class_stems[name]}_{kind}",
+                f"Class {name} \u2014 {kind.replace('_', ' ')}: {what}{more}",
+                kind, rows.head(class_size), len(rows), class_name=name))
+    galleries.append(Gallery(
+        "label_suspects",
+        f"Label-issue suspects (given label / suggested): "
+        f"{_shown(len(suspects), size, 'most suspicious')}",
+        "suspects", suspects.head(size), len(suspects)))
     return galleries
 
 

@@ -37,14 +37,14 @@ LIST_COLUMNS = ["id", "path", "position", "true_label", "pred_label", "confidenc
 
 
 def _evaluate_results(classes: list[str]) -> tuple[dict, np.ndarray]:
-    """Per-class metrics (metrics.json) and confusion counts (confusion_matrix.json)."""
-    per_class = results.load(paths.METRICS).per_class
+    """Per-class metrics (all_metrics.json) and confusion counts (confusion_matrix.json)."""
+    per_class = results.load(paths.ALL_METRICS).per_class
     if not paths.CONFUSION_MATRIX.exists():
         raise InputError(f"{paths.CONFUSION_MATRIX}: not found; run the evaluate stage first "
                          "(`dvc repro evaluate`)")
     counts = np.asarray(json.loads(paths.CONFUSION_MATRIX.read_text(encoding="utf-8"))["counts"])
     if set(per_class) != set(classes):
-        raise InputError(f"{paths.METRICS}: its classes differ from {paths.CLASSES}; re-run "
+        raise InputError(f"{paths.ALL_METRICS}: its classes differ from {paths.CLASSES}; re-run "
                          "`dvc repro evaluate`")
     return {name: per_class[name] for name in classes}, counts
 
@@ -82,8 +82,7 @@ def run(cfg: Config) -> None:
         "confidently_wrong_threshold": an.confident_wrong,
         "weak_f1_floor": an.weak_f1, "weak_classes": weak["class"].tolist(),
         "n_label_suspects": int(len(suspects)), "suspect_score": an.suspect_score,
-        "galleries": [{"key": g.key, "title": g.title, "kind": g.kind, "images": int(len(g.rows)),
-                       "file": str(_gallery_png(g.key))} for g in galleries],
+        "galleries": [_gallery_entry(g) for g in galleries],
     }
 
     with atomic_dir(paths.ANALYSIS_DIR) as out:
@@ -100,6 +99,8 @@ def run(cfg: Config) -> None:
         (out / paths.GALLERIES_DIR.name).mkdir()
         for gallery in galleries:
             shown = gallery.rows
+            if not len(shown):  # nothing to draw: the summary says count 0 and no file
+                continue
             save_figure(out / _gallery_png(gallery.key).relative_to(paths.ANALYSIS_DIR),
                         figures.image_grid(test.images[shown["position"].to_numpy()],
                                            [caption(r, gallery.kind) for _, r in shown.iterrows()],
@@ -110,11 +111,12 @@ def run(cfg: Config) -> None:
                      "n_low_confidence": len(hesitant),
                      "n_confidently_wrong": len(sure_wrong),
                      "n_weak_classes": len(weak), "n_label_suspects": len(suspects)})
-        replace_artifacts(
-            [paths.CORRECT, paths.MISCLASSIFIED, paths.CONFUSED_PAIRS,
-             paths.CONFUSED_PAIRS_SYMMETRIC, paths.LOW_CONFIDENCE, paths.CONFIDENTLY_WRONG,
-             paths.WEAK_CLASSES, paths.LABEL_SUSPECTS, paths.GALLERY_INDEX,
-             paths.ANALYSIS_SUMMARY, paths.GALLERY_PNG, paths.GALLERIES_DIR], "analyze")
+        replace_artifacts(  # no errors at all: no misclassified_gallery.png
+            [p for p in (paths.CORRECT, paths.MISCLASSIFIED, paths.CONFUSED_PAIRS,
+                         paths.CONFUSED_PAIRS_SYMMETRIC, paths.LOW_CONFIDENCE,
+                         paths.CONFIDENTLY_WRONG, paths.WEAK_CLASSES, paths.LABEL_SUSPECTS,
+                         paths.GALLERY_INDEX, paths.ANALYSIS_SUMMARY, paths.GALLERY_PNG,
+                         paths.GALLERIES_DIR) if p.exists()], "analyze")
         log_table(pairs.head(an.top_pairs), "analyze/top_confused_pairs.json")
         log_table(sym_pairs.head(an.top_pairs), "analyze/top_confused_pairs_symmetric.json")
         log_table(weak, "analyze/weak_classes.json")
@@ -140,20 +142,31 @@ def _suspect_rows(table, probabilities, classes, *, score: str):
     )
 
 
+def _gallery_entry(g) -> dict:
+    """The summary's record of a gallery; `file` is None when it shows no image (none drawn)."""
+    entry = {"key": g.key, "title": g.title, "kind": g.kind, "count": int(g.count),
+             "images": int(len(g.rows)),
+             "file": str(_gallery_png(g.key)) if len(g.rows) else None}
+    if g.class_name is not None:
+        entry["class"] = g.class_name
+    return entry
+
+
 def _gallery_png(key: str):
     return paths.GALLERY_PNG if key == "most_confident_errors" else (
         paths.GALLERIES_DIR / f"{key}.png")
 
 
 def _gallery_index(galleries):
-    """One row per gallery image: gallery, rank, id, path, true, predicted, confidence."""
+    """One row per gallery image: gallery, kind, rank, id, path, true, predicted, confidence
+    (a gallery with no image has no row)."""
     import pandas as pd
 
     frames = []
     for g in galleries:
         rows = g.rows[["id", "path", "position", "true_label", "pred_label", "confidence"]]
-        frames.append(rows.assign(gallery=g.key, rank=np.arange(1, len(rows) + 1)))
-    columns = ["gallery", "rank", "id", "path", "position", "true_label", "pred_label",
+        frames.append(rows.assign(gallery=g.key, kind=g.kind, rank=np.arange(1, len(rows) + 1)))
+    columns = ["gallery", "kind", "rank", "id", "path", "position", "true_label", "pred_label",
                "confidence"]
     if not frames:
         return pd.DataFrame(columns=columns)
