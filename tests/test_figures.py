@@ -39,3 +39,43 @@ def test_curves_reliability_and_grid_figures_draw():
     assert [t.get_text() for t in grid.axes[0].texts] == [f"t{i}" for i in range(7)]
     empty = image_grid(np.zeros((0, 8, 8, 1), np.uint8), [])
     assert empty.axes[0].texts[0].get_text() == "nothing to show"
+
+
+def _history(names: dict[str, str]):
+    import pandas as pd
+
+    epochs = np.arange(1, 7)
+    frame = pd.DataFrame({"epoch": epochs, "phase": [1, 1, 1, 1, 2, 2],
+                          "train/loss": 1.0 / epochs, "val/loss": [1.0, 0.6, 0.4, 0.5, 0.55, 0.6],
+                          "train/accuracy": 1 - 0.5 / epochs, "val/accuracy": 0.9 - 0.4 / epochs,
+                          "learning_rate": [1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-4]})
+    return frame.rename(columns=names)
+
+
+def test_training_curves_mark_the_best_epoch_and_show_the_learning_rate():
+    from classlens.figures.training import training_curves
+
+    keras_names = {"train/loss": "loss", "val/loss": "val_loss", "train/accuracy": "accuracy",
+                   "val/accuracy": "val_accuracy"}
+    for history in (_history({}), _history(keras_names)):  # new names, and Keras' old ones
+        fig = training_curves(history, best_epoch=3)
+        assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy", "Learning rate"]
+        assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy", "learning rate"]
+        assert all(ax.get_xlabel() == "epoch" for ax in fig.axes)
+        assert fig.axes[2].get_yscale() == "log"
+        for ax in fig.axes:
+            labels = ax.get_legend_handles_labels()[1]
+            assert "best epoch 3" in labels and "fine-tuning starts" in labels
+            best = [line for line in ax.get_lines() if line.get_label() == "best epoch 3"]
+            assert best[0].get_xdata()[0] == 3  # the vertical line sits at the best epoch
+        assert {"training", "validation"} <= set(fig.axes[0].get_legend_handles_labels()[1])
+    unmarked = training_curves(_history({}))
+    assert "best epoch" not in " ".join(unmarked.axes[0].get_legend_handles_labels()[1])
+    # a provided model: one scoring row, no learning rate, no training numbers
+    import pandas as pd
+
+    scored = pd.DataFrame({"epoch": [0], "phase": [0], "val/loss": [0.3], "val/accuracy": [0.9],
+                           "train/loss": [np.nan], "learning_rate": [np.nan]})
+    fig = training_curves(scored, best_epoch=0)
+    assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]
+    assert fig.axes[0].get_legend_handles_labels()[1] == ["validation"]
