@@ -155,31 +155,41 @@ def test_baseline_from_git_revision_through_dvc(tmp_path):
     for cmd in (["git", "init", "-q", "-b", "main"], ["git", "config", "user.email", "t@e.st"],
                 ["git", "config", "user.name", "t"], ["dvc", "init", "-q"]):
         run(cmd, cwd=repo)
-    (repo / "metrics.json").write_text(json.dumps(_metrics(acc=0.95)))
+    # a revision from before the split: every number in metrics.json (read as the baseline)
+    (repo / "metrics.json").write_text(json.dumps(_metrics(acc=0.97)))
+    run(["git", "add", "-A"], cwd=repo)
+    run(["git", "commit", "-qm", "old layout"], cwd=repo)
+    run(["git", "tag", "old"], cwd=repo)
+    current = repo / paths.ALL_METRICS
+    current.parent.mkdir(parents=True)
+    current.write_text(json.dumps(_metrics(acc=0.95)))
+    (repo / "metrics.json").write_text(json.dumps({"accuracy": 0.95}))  # the compact headline
     run(["git", "add", "-A"], cwd=repo)
     run(["git", "commit", "-qm", "baseline"], cwd=repo)
-    (repo / "metrics.json").write_text(json.dumps(_metrics(acc=0.80)))  # uncommitted regression
+    current.write_text(json.dumps(_metrics(acc=0.80)))  # uncommitted regression
     rules = str(REPO / "conf" / "gate" / "default.yaml")
-    proc = _gate(repo, "--rules", rules)  # default baseline: metrics.json at main
+    proc = _gate(repo, "--rules", rules)  # default baseline: all_metrics.json at main
     assert proc.returncode == 1, proc.stderr
-    assert "metrics.json@main" in proc.stdout and "0.9500" in proc.stdout
+    assert "data/eval/all_metrics.json@main" in proc.stdout and "0.9500" in proc.stdout
+    old = _gate(repo, "--rules", rules, "--baseline-rev", "old")
+    assert old.returncode == 1 and "metrics.json@old" in old.stdout and "0.9700" in old.stdout
     assert _gate(repo, "--rules", rules, "--baseline-rev", "nosuchrev").returncode == 2
 
 
 def test_real_degraded_evaluation_fails_the_right_rows(trained_copy):
     project = trained_copy
-    baseline = json.loads((project / paths.METRICS).read_text())
+    baseline = json.loads((project / paths.ALL_METRICS).read_text())
     f1 = {name: v["f1"] or 0.0 for name, v in baseline["per_class"].items()}
     target = max(f1, key=f1.get)  # the class the baseline handles best
     sink = min((c for c in f1 if c != target), key=f1.get)
     # Degrade one class for real: every test image of `target` is now predicted as `sink`,
-    # then the real evaluate stage recomputes metrics.json.
+    # then the real evaluate stage recomputes all_metrics.json.
     probs = np.load(project / paths.PROBABILITIES)
     labels = np.load(project / paths.split_labels("test"))
     probs[labels == int(target)] = np.eye(probs.shape[1])[int(sink)]
     np.save(project / paths.PROBABILITIES, probs)
     run([sys.executable, "stages/evaluate.py"], cwd=project)
-    degraded = json.loads((project / paths.METRICS).read_text())
+    degraded = json.loads((project / paths.ALL_METRICS).read_text())
     assert degraded["per_class"][target]["recall"] == 0.0
     (project / "baseline.json").write_text(json.dumps(baseline))
     (project / "rules.yaml").write_text(

@@ -72,9 +72,10 @@ def test_flat_names_are_keyed_by_class_name():
     y = np.array([0, 1, 1])
     report = classify(y, np.eye(2)[y], ["cat", "hot dog!"], top_k=5)
     flat = classification_metrics(report.to_json())
-    assert flat["f1.cat"] == 1.0
-    assert "f1.hot dog_" in flat and "support.hot dog_" in flat
-    assert flat["top_5_accuracy"] == 1.0 and flat["f1_macro"] == 1.0
+    assert flat["test/f1/cat"] == 1.0
+    assert "test/f1/hot dog_" in flat and "test/support/hot dog_" in flat
+    assert flat["test/top_5_accuracy"] == 1.0 and flat["test/f1_macro"] == 1.0
+    assert all(key.startswith("test/") for key in flat)  # never shadowed by training numbers
     assert metric_key("a/b c-d.e") == "a/b c-d.e"
 
 
@@ -135,11 +136,11 @@ def test_flat_holds_new_metrics_intervals_and_calibration():
                       bootstrap_seed=1, val_true=y[:40], val_probabilities=probs[:40])
     flat = classification_metrics(report.to_json())
     for key in ("balanced_accuracy", "f1_micro", "log_loss", "cohen_kappa", "roc_auc_ovr_macro",
-                "roc_auc.cat", "average_precision.hot dog_", "accuracy_ci_low",
-                "f1_macro_ci_high", "f1_ci_low.dog", "ece", "mce", "adaptive_ece",
-                "temperature", "ece_temperature_scaled", "nll_temperature_scaled"):
-        assert key in flat, key
-    assert flat["accuracy_ci_low"] <= flat["accuracy"] <= flat["accuracy_ci_high"]
+                "roc_auc/cat", "average_precision/hot dog_", "accuracy_low",
+                "f1_macro_high", "f1_low/dog", "ece", "mce", "adaptive_ece",
+                "temperature", "ece_scaled", "nll_scaled", "n_samples"):
+        assert f"test/{key}" in flat, key
+    assert flat["test/accuracy_low"] <= flat["test/accuracy"] <= flat["test/accuracy_high"]
     out = report.to_json()
     assert set(out["bootstrap"]) == {"level", "resamples", "seed", "intervals"}
     assert set(out["bootstrap"]["intervals"]) == {

@@ -64,9 +64,10 @@ def write_text(target: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_json(target: str | Path, obj: Any) -> None:
-    """JSON with sorted keys and no NaN (NaN is not JSON; callers turn undefined into None)."""
-    write_text(target, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+def write_json(target: str | Path, obj: Any, *, sort_keys: bool = True) -> None:
+    """JSON with sorted keys (unless the order is the point) and no NaN (NaN is not JSON;
+    callers turn undefined into None)."""
+    write_text(target, json.dumps(obj, indent=2, sort_keys=sort_keys, allow_nan=False) + "\n")
 
 
 def write_csv(target: str | Path, frame) -> None:

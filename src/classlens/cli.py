@@ -4,10 +4,10 @@
     classlens params                 # conf/ -> params.yaml (what `dvc exp run` does)
     classlens params model=cnn_small # ... with Hydra overrides
     classlens check-params           # exit 1 if params.yaml is not what conf/ composes to
-    classlens gate                   # metrics.json vs baseline: exit 0 pass, 1 fail, 2 unusable
+    classlens gate                   # all metrics vs baseline: exit 0 pass, 1 fail, 2 unusable
     classlens compare A B            # two runs / DVC experiments side by side
     classlens predict models/model.keras photos/ extra/*.png   # classify new images
-    classlens card                   # the model card, completed with metrics.json
+    classlens card                   # the model card, completed with data/eval/all_metrics.json
 """
 
 from __future__ import annotations
@@ -203,7 +203,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     check.set_defaults(func=_check_params)
 
     gate = sub.add_parser("gate", help="fail (exit 1) when metrics regress against a baseline")
-    gate.add_argument("--metrics", default="metrics.json", help="current metrics file")
+    gate.add_argument("--metrics", default="data/eval/all_metrics.json",
+                      help="current metrics (the layout of data/eval/all_metrics.json)")
     where = gate.add_mutually_exclusive_group()
     where.add_argument("--baseline-file", help="a committed baseline metrics file")
     where.add_argument("--baseline-rev", help="git revision whose metrics file is the baseline")
@@ -239,9 +240,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          help="no progress bar (it shows only on a terminal, for long inputs)")
     predict.set_defaults(func=_predict)
 
-    card = sub.add_parser("card", help="print the model card, completed with metrics.json")
+    card = sub.add_parser("card", help="print the model card, completed with the evaluated metrics")
     card.add_argument("--card", default="models/model_card.md")
-    card.add_argument("--metrics", default="metrics.json")
+    card.add_argument("--metrics", default="data/eval/all_metrics.json")
     card.add_argument("--confusion", default="data/eval/confusion_matrix.json")
     card.add_argument("-o", "--output", default=None, help="write it here instead of printing")
     card.set_defaults(func=_card)

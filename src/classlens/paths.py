@@ -52,21 +52,26 @@ PROBABILITIES = PREDICTIONS_DIR / "probabilities.npy"
 VAL_PROBABILITIES = PREDICTIONS_DIR / "val_probabilities.npy"  # fit the calibration temperature
 VAL_LABELS = PREDICTIONS_DIR / "val_labels.npy"
 
-METRICS = Path("metrics.json")
-EVAL_DIR = Path("data/eval")
+METRICS = Path("metrics.json")  # the compact headline for `dvc metrics` / `dvc exp show`
+EVAL_DIR = Path("data/eval")  # small results, committed to git (cache: false) ...
+ALL_METRICS = EVAL_DIR / "all_metrics.json"  # every number: per class, intervals, calibration
 PER_CLASS = EVAL_DIR / "per_class.csv"
 CONFUSION_RECORDS = EVAL_DIR / "confusion.csv"
 CONFUSION_MATRIX = EVAL_DIR / "confusion_matrix.json"
-CONFUSION_COUNTS_PNG = EVAL_DIR / "confusion_counts.png"
-CONFUSION_NORMALIZED_PNG = EVAL_DIR / "confusion_normalized.png"
-CONFUSION_COLUMN_NORMALIZED_PNG = EVAL_DIR / "confusion_column_normalized.png"
 CALIBRATION_BINS = EVAL_DIR / "calibration.json"
-RELIABILITY_PNG = EVAL_DIR / "reliability.png"
 ROC_DIR = EVAL_DIR / "roc"  # one CSV per class (fpr, tpr, threshold): `dvc plots` data
 PR_DIR = EVAL_DIR / "pr"  # one CSV per class (recall, precision, threshold)
-ROC_PNG = EVAL_DIR / "roc.png"
-PR_PNG = EVAL_DIR / "pr.png"
-PER_CLASS_F1_PNG = EVAL_DIR / "per_class_f1.png"
+EVAL_FIGURES = EVAL_DIR / "figures"  # ... except the figures (DVC cache)
+CONFUSION_COUNTS_PNG = EVAL_FIGURES / "confusion_counts.png"
+CONFUSION_NORMALIZED_PNG = EVAL_FIGURES / "confusion_normalized.png"
+CONFUSION_COLUMN_NORMALIZED_PNG = EVAL_FIGURES / "confusion_column_normalized.png"
+RELIABILITY_PNG = EVAL_FIGURES / "reliability.png"
+ROC_PNG = EVAL_FIGURES / "roc.png"
+PR_PNG = EVAL_FIGURES / "pr.png"
+PER_CLASS_F1_PNG = EVAL_FIGURES / "per_class_f1.png"
+# What evaluate writes into EVAL_DIR, each a DVC output of its own (dvc.yaml lists the same).
+EVAL_OUTPUTS = (ALL_METRICS, PER_CLASS, CONFUSION_RECORDS, CONFUSION_MATRIX, CALIBRATION_BINS,
+                ROC_DIR, PR_DIR, EVAL_FIGURES)
 
 ANALYSIS_DIR = Path("data/analysis")
 CORRECT = ANALYSIS_DIR / "correct.csv"

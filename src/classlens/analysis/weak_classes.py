@@ -15,7 +15,7 @@ def weak_classes(per_class: dict[str, dict[str, Optional[float]]], confusion: np
     """One row per class whose F1 is below `f1_floor`, weakest first.
 
     Args:
-        per_class: name -> {"precision", "recall", "f1", "support"} (as in metrics.json; None
+        per_class: name -> {"precision", "recall", "f1", "support"} (as in all_metrics.json; None
             for undefined). A class with an undefined F1 (absent and never predicted) is skipped.
         confusion: (C, C) counts, rows = true class, in the order of `per_class`.
         f1_floor: classes with F1 strictly below it are weak.

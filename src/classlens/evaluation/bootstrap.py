@@ -27,12 +27,12 @@ class BootstrapIntervals:
     level: float
     resamples: int
     seed: int
-    # dotted metrics.json path -> (low, high); None where undefined (reason in `undefined`)
+    # dotted all_metrics.json path -> (low, high); None where undefined (reason in `undefined`)
     intervals: dict[str, tuple[Optional[float], Optional[float]]]
     undefined: dict[str, str] = field(default_factory=dict)
 
     def results(self) -> Bootstrap:
-        """The `bootstrap` entry of metrics.json (the reasons go to its `undefined`)."""
+        """The `bootstrap` entry of all_metrics.json (the reasons go to its `undefined`)."""
         return Bootstrap(self.level, self.resamples, self.seed, self.intervals)
 
     def to_json(self) -> dict:

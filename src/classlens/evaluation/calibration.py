@@ -168,7 +168,7 @@ class CalibrationReport:
     n_validation: int
 
     def to_json(self) -> dict:
-        """The numbers for metrics.json (bins are written to their own file)."""
+        """The numbers for all_metrics.json (bins are written to their own file)."""
         return {
             "n_bins": self.n_bins,
             "ece": self.before.expected_error(),

@@ -1,9 +1,9 @@
 """Classification metrics: arrays in, numbers out (scikit-learn underneath). Computed once here;
-`metrics.json` (laid out by `classlens.evaluation.results`), MLflow, figures, the report and the
+`data/eval/all_metrics.json` (laid out by `classlens.evaluation.results`), MLflow, figures, the report and the
 CI gate all read this one result.
 
 Undefined numbers are None ("null" in metrics.json, skipped in MLflow, never NaN), each with its
-reason in `ClassificationReport.undefined` under the metric's dotted metrics.json path:
+reason in `ClassificationReport.undefined` under the metric's dotted all_metrics.json path:
 - precision of a class never predicted; recall of a class absent from the test split; F1 only
   when both (2tp + fp + fn = 0); ROC AUC / average precision of a class absent from the test
   split (ROC AUC also when every image belongs to it); Cohen's kappa when chance agreement is 1.
@@ -55,7 +55,7 @@ class ClassificationReport:
     calibration: Optional[CalibrationReport] = None
 
     def results(self) -> Metrics:
-        """The numbers of metrics.json (`classlens.evaluation.results` lays them out)."""
+        """The numbers of all_metrics.json (`classlens.evaluation.results` lays them out)."""
         return Metrics(
             headline={"n_samples": self.n_samples, "accuracy": self.accuracy,
                       "balanced_accuracy": self.balanced_accuracy,
@@ -71,7 +71,7 @@ class ClassificationReport:
         )
 
     def to_json(self) -> dict:
-        """The nested dict written to metrics.json (per-class numbers under `per_class`)."""
+        """The nested dict written to all_metrics.json (per-class numbers under `per_class`)."""
         return self.results().to_json()
 
     def per_class_rows(self) -> list[dict]:

@@ -1,11 +1,11 @@
 """The metric-regression gate: current metrics vs a baseline under per-metric rules -> verdict.
 
-Pure: takes the two `metrics.json` results (`classlens.evaluation.results.Metrics`, or dicts in
+Pure: takes the two `all_metrics.json` results (`classlens.evaluation.results.Metrics`, or dicts in
 that layout) and the rules, returns rows and a verdict. Reading the baseline (a file, or
-`metrics.json` at a git revision through DVC's API), printing, writing the verdict files and
+`data/eval/all_metrics.json` at a git revision through DVC's API), printing, writing the verdict files and
 tagging the MLflow run happen in `pipeline/gate.py` and the CLI.
 
-A rule names metrics by their dotted path in `metrics.json` (`accuracy`, `macro_avg.f1`), and may
+A rule names metrics by their dotted path in `all_metrics.json` (`accuracy`, `macro_avg.f1`), and may
 use shell-style wildcards to cover every class (`per_class.*.f1`). For each matched metric it can
 require an absolute floor (or ceiling, for lower-is-better metrics), a maximum absolute drop and a
 maximum relative drop against the baseline. With `noise: warn`, a drop-limit breach whose
@@ -122,7 +122,7 @@ def check_rules(rules: list[Rule], *, default_noise: str = "fail") -> None:
 
 def run_gate(current: MetricsLike, baseline: MetricsLike, rules: list[Rule], *,
              default_noise: str = "fail") -> GateResult:
-    """Judge `current` against `baseline` (both as written to metrics.json).
+    """Judge `current` against `baseline` (both as written to all_metrics.json).
 
     Raises GateInputError naming the metric when a rule matches nothing, or a matched metric is
     missing on one side.
@@ -160,7 +160,7 @@ def _judge(path: str, base: Optional[float], now: Optional[float], rule: Rule,
     sign = 1.0 if direction == "higher" else -1.0
     limit = _describe_limit(rule, direction)
     if now is None or base is None:
-        # An undefined value (null in metrics.json) cannot be compared: say so, do not guess.
+        # An undefined value (null in all_metrics.json) cannot be compared: say so, do not guess.
         side = "now" if now is None else "baseline"
         verdict = "fail" if now is None and base is not None else "warn"
         return Row(path, base, now, None, limit, verdict, f"undefined {side}")

@@ -1,9 +1,10 @@
-"""`metrics.json`, the evaluate stage's result file: its layout, its one writer and its one reader.
+"""The evaluate stage's two result files: their layouts, their one writer and their one reader.
 
-The evaluate stage writes it with `write`; the gate, the model card (`classlens card`), the report
-and the analyze stage read it with `load` (or `loads` for text read elsewhere, e.g. a git
-revision), and pure functions that are handed a dict in this layout turn it into the typed view
-with `Metrics.of`. The layout (keys sorted on disk, None written as null):
+`data/eval/all_metrics.json` (`paths.ALL_METRICS`) holds every number; the gate, the model card
+(`classlens card`), the report, the analyze stage and `classlens compare` read it with `load` (or
+`loads` for text read elsewhere: a git revision, an MLflow artifact), and pure functions handed a
+dict in this layout turn it into the typed view with `Metrics.of`. The layout (keys sorted on
+disk, None written as null):
 
     n_samples, accuracy, balanced_accuracy, top_<k>_accuracy, log_loss, cohen_kappa,
     roc_auc_ovr_macro                    headline numbers (None: undefined, reason in `undefined`)
@@ -18,6 +19,11 @@ with `Metrics.of`. The layout (keys sorted on disk, None written as null):
 
 A metric's dotted path (`accuracy`, `macro_avg.f1`, `per_class.cat.f1`) names it everywhere: in
 the flattened view (`flatten_metrics`), the bootstrap intervals, `undefined` and the gate's rules.
+
+`metrics.json` (`paths.METRICS`, DVC's metrics file) is the compact headline drawn from it
+(`Metrics.headline_json`, keys in `HEADLINE` order): few enough flat numbers that `dvc exp show
+--only-changed` fits the experiments, these numbers and the changed params in a terminal.
+Nothing reads it back but DVC and people.
 """
 
 from __future__ import annotations
@@ -38,6 +44,14 @@ PER_CLASS, UNDEFINED, BOOTSTRAP, CALIBRATION = "per_class", "undefined", "bootst
 NOT_METRICS = (BOOTSTRAP, UNDEFINED)
 
 Interval = tuple[Optional[float], Optional[float]]  # (low, high); None where undefined
+
+# metrics.json, in display order (`dvc exp show` lists columns in file order): the test accuracy
+# and its bootstrap interval, macro F1 and the weakest class's F1, top-k accuracy, log loss,
+# expected calibration error before and after temperature scaling, and the test split's size.
+# Each further column pushes the changed params off a 200-column terminal, so the rest (every
+# class, every interval, balanced accuracy, kappa, AUC) lives in all_metrics.json only.
+HEADLINE = ("accuracy", "accuracy_low", "accuracy_high", "f1_macro", "f1_weakest",
+            "top_<k>_accuracy", "log_loss", "ece", "ece_scaled", "n_samples")
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,7 @@ class Bootstrap:
 
 @dataclass(frozen=True)
 class Metrics:
-    """The typed view of one `metrics.json` (see the module docstring for the layout)."""
+    """The typed view of one `all_metrics.json` (see the module docstring for the layout)."""
 
     headline: dict[str, Any]  # top-level numbers: accuracy, top_<k>_accuracy, n_samples...
     averages: dict[str, dict[str, Optional[float]]]  # macro_avg, weighted_avg, micro_avg
@@ -88,7 +102,7 @@ class Metrics:
     # ------------------------------------------------------------ the file's layout
 
     def to_json(self) -> dict[str, Any]:
-        """The nested dict written to metrics.json."""
+        """The nested dict written to all_metrics.json."""
         out: dict[str, Any] = {**self.headline, **self.averages, PER_CLASS: self.per_class,
                                UNDEFINED: dict(sorted(self.undefined.items()))}
         if self.bootstrap is not None:
@@ -125,7 +139,7 @@ class Metrics:
 
     @classmethod
     def of(cls, metrics: "MetricsLike") -> "Metrics":
-        """`metrics` itself, or the view of a dict in the layout of metrics.json."""
+        """`metrics` itself, or the view of a dict in the layout of all_metrics.json."""
         return metrics if isinstance(metrics, Metrics) else cls.from_json(metrics)
 
     # ------------------------------------------------------------ what consumers ask for
@@ -161,6 +175,46 @@ class Metrics:
         return {path: (float(low), float(high)) for path, (low, high) in found.items()
                 if low is not None and high is not None}
 
+    def weakest_class(self) -> Optional[tuple[str, float]]:
+        """(name, F1) of the class with the lowest defined F1; None when no F1 is defined."""
+        defined = [(name, float(values["f1"])) for name, values in self.per_class.items()
+                   if values.get("f1") is not None]
+        return min(defined, key=lambda item: item[1]) if defined else None
+
+    def ece(self) -> tuple[Optional[float], Optional[float]]:
+        """Expected calibration error on the test split (unscaled, temperature-scaled)."""
+        cal = self.calibration or {}
+        return cal.get("ece"), (cal.get("temperature") or {}).get("ece")
+
+    def calibration_note(self) -> str:
+        """One sentence when temperature scaling (fitted on the validation split) did not
+        improve calibration on the test split, else "". The headline numbers are always the
+        unscaled model's; this says why the scaled ones are not an improvement to adopt."""
+        before, after = self.ece()
+        if before is None or after is None or after < before:
+            return ""
+        value = ((self.calibration or {}).get("temperature") or {}).get("value")
+        at = f" (T = {value:.3f})" if value is not None else ""
+        return (f"Temperature scaling{at}, fitted on the validation split, did not improve "
+                f"calibration on the test split: ECE {format_value(before)} -> "
+                f"{format_value(after)}. The unscaled probabilities are the ones to use.")
+
+    def headline_json(self) -> dict[str, Optional[float]]:
+        """The compact numbers of metrics.json, in `HEADLINE` order (None where undefined)."""
+        low, high = self.interval("accuracy") or (None, None)
+        weakest = self.weakest_class()
+        before, after = self.ece()
+        top_k = self.top_k()
+        out: dict[str, Any] = {
+            "accuracy": self.accuracy, "accuracy_low": low, "accuracy_high": high,
+            "f1_macro": self.average("macro_avg", "f1"),
+            "f1_weakest": None if weakest is None else weakest[1],
+            **dict(top_k[:1]),
+            "log_loss": self.headline.get("log_loss"), "ece": before, "ece_scaled": after,
+            "n_samples": self.n_samples,
+        }
+        return out
+
     @property
     def interval_label(self) -> str:
         """"95% interval" from `bootstrap.level` ("interval" when the level is unknown)."""
@@ -182,12 +236,17 @@ def flatten_metrics(metrics: Mapping[str, Any]) -> dict[str, Optional[float]]:
 
 
 def write(path: Union[str, Path], metrics: Metrics) -> None:
-    """Write metrics.json atomically (sorted keys, two-space indent, no NaN)."""
+    """Write all_metrics.json atomically (sorted keys, two-space indent, no NaN)."""
     write_json(path, metrics.to_json())
 
 
+def write_headline(path: Union[str, Path], metrics: Metrics) -> None:
+    """Write metrics.json, the compact headline, atomically (in `HEADLINE` order)."""
+    write_json(path, metrics.headline_json(), sort_keys=False)
+
+
 def loads(text: str, *, source: str, what: str = "metrics") -> Metrics:
-    """Parse metrics.json text; `source` (a path, `path@rev`) names it in errors."""
+    """Parse all_metrics.json text (or a file in its layout); `source` (a path, `path@rev`) names it in errors."""
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
@@ -197,7 +256,7 @@ def loads(text: str, *, source: str, what: str = "metrics") -> Metrics:
 
 
 def load(path: Union[str, Path], *, what: str = "metrics") -> Metrics:
-    """Read metrics.json; InputError naming the file when it is missing or unusable. `what`
+    """Read all_metrics.json (or a file in its layout, e.g. a committed baseline); InputError naming the file when it is missing or unusable. `what`
     says which one it is in that message ("baseline metrics")."""
     path = Path(path)
     if not path.is_file():

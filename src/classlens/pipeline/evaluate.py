@@ -1,6 +1,7 @@
 """Stage `evaluate`: every metric of the test predictions computed once (`classify`), then
-written (metrics.json through `evaluation.results`, tables, plot data), drawn (heatmaps,
-curves, reliability diagram) and logged to MLflow from that one result."""
+written (data/eval/all_metrics.json and the compact metrics.json through `evaluation.results`,
+tables, plot data), drawn (heatmaps, curves, reliability diagram, under data/eval/figures/) and
+logged to MLflow (under `test/`) from that one result."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def run(cfg: Config) -> None:
     records = pd.DataFrame({"actual": table["true_label"], "predicted": table["pred_label"]})
     order = class_order(report.confusion_normalized, ev.confusion_order)
 
+    metrics = report.results()
     with atomic_dir(paths.EVAL_DIR) as out:
+        results.write(out / paths.ALL_METRICS.name, metrics)
         write_csv(out / paths.PER_CLASS.name, per_class)
         write_csv(out / paths.CONFUSION_RECORDS.name, records)
         write_json(out / paths.CONFUSION_MATRIX.name,
@@ -52,21 +55,21 @@ def run(cfg: Config) -> None:
                     "order": {"method": ev.confusion_order, "classes": [classes[i] for i in order]}})
         write_json(out / paths.CALIBRATION_BINS.name, report.calibration.bins_json())
         _write_curves(out, report, max_points=ev.curve_points)
-        _draw(out, report, order, ev.confusion_order)
-    results.write(paths.METRICS, report.results())
+        (out / paths.EVAL_FIGURES.name).mkdir()
+        _draw(out / paths.EVAL_FIGURES.name, report, order, ev.confusion_order)
+    results.write_headline(paths.METRICS, metrics)
 
     with stage_run(paths.RUN_REF, asdict(cfg)):
-        log_metrics(classification_metrics(report.to_json()))
-        replace_artifacts(
-            [paths.METRICS, paths.PER_CLASS, paths.CONFUSION_MATRIX, paths.CALIBRATION_BINS,
-             paths.CONFUSION_COUNTS_PNG, paths.CONFUSION_NORMALIZED_PNG,
-             paths.CONFUSION_COLUMN_NORMALIZED_PNG, paths.RELIABILITY_PNG, paths.ROC_PNG,
-             paths.PR_PNG, paths.PER_CLASS_F1_PNG, paths.ROC_DIR, paths.PR_DIR], "evaluate")
+        log_metrics(classification_metrics(metrics.to_json()))
+        replace_artifacts([paths.METRICS, *paths.EVAL_OUTPUTS], "evaluate")
         log_table(per_class, "evaluate/per_class.json")
     cal = report.calibration
     print(f"evaluate: accuracy {report.accuracy:.4f}, macro F1 {report.macro['f1']:.4f}, "
           f"ECE {cal.before.expected_error():.4f} -> {cal.after.expected_error():.4f} at "
           f"T={cal.temperature:.3f}")
+    note = metrics.calibration_note()
+    if note:
+        print(f"evaluate: {note}")
 
 
 def _write_curves(out: Path, report: ClassificationReport, *, max_points: int) -> None:

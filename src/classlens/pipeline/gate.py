@@ -47,30 +47,51 @@ def read_metrics(path: Path, *, what: str) -> Metrics:
 
 
 def load_baseline(*, file: Optional[str], rev: str,
-                  metrics_path: Path = paths.METRICS) -> tuple[Metrics, str]:
+                  metrics_path: Path = paths.ALL_METRICS) -> tuple[Metrics, str]:
     """The baseline metrics and a description of where they came from. A committed file wins;
-    otherwise `metrics_path` at git revision `rev`, read through DVC's API."""
+    otherwise `metrics_path` at git revision `rev`, read through DVC's API (a revision from
+    before all_metrics.json existed held every number in metrics.json: that is read instead)."""
     if file:
         return read_metrics(Path(file), what="baseline"), str(file)
+    try:
+        text, source = _read_at(metrics_path, rev)
+    except GateInputError:
+        if Path(metrics_path) != paths.ALL_METRICS:
+            raise
+        try:
+            text, source = _read_at(paths.METRICS, rev)
+        except GateInputError:
+            pass
+        else:
+            if '"per_class"' in text:  # the old layout: every number in metrics.json
+                return _parse_baseline(text, source), source
+        raise
+    return _parse_baseline(text, source), source
+
+
+def _read_at(path: Path, rev: str) -> tuple[str, str]:
     import dvc.api
     from dvc.exceptions import DvcException
 
     root = paths.project_root()
     try:
-        text = dvc.api.read(str(metrics_path), repo=str(root), rev=rev, mode="r")
+        text = dvc.api.read(str(path), repo=str(root), rev=rev, mode="r")
     except (DvcException, FileNotFoundError, OSError) as err:
         raise GateInputError(
-            f"baseline: {metrics_path} could not be read at revision {rev!r} "
+            f"baseline: {path} could not be read at revision {rev!r} "
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); commit "
             "a baseline there or pass --baseline-file") from None
-    source = f"{metrics_path}@{rev}"
+    return text, f"{path}@{rev}"
+
+
+def _parse_baseline(text: str, source: str) -> Metrics:
     try:
-        return results.loads(text, source=source, what="baseline metrics"), source
+        return results.loads(text, source=source, what="baseline metrics")
     except InputError as err:
         raise GateInputError(str(err)) from None
 
 
-def judge(gate_cfg: GateConfig, *, metrics_path: Path = paths.METRICS,
+def judge(gate_cfg: GateConfig, *, metrics_path: Path = paths.ALL_METRICS,
           baseline_file: Optional[str] = None, baseline_rev: Optional[str] = None,
           ) -> tuple[GateResult, str]:
     """Run the gate; command-line choices of baseline override the config's."""

@@ -4,7 +4,7 @@ Written in two steps because the facts arrive at different stages:
 - the train stage renders the card (`render_card`) with what is known then — architecture,
   parameter counts, input and preprocessing, classes, training-data fingerprint and class counts,
   training summary, augmentations — and a placeholder evaluation section between two markers;
-- once `metrics.json` exists, `complete_card` (pure) swaps the placeholder for the headline
+- once `data/eval/all_metrics.json` exists, `complete_card` (pure) swaps the placeholder for the headline
   metrics (with their bootstrap intervals, at `bootstrap.level`, when evaluate computed them) and
   the weakest classes. `completed_card` does that from files, for the report stage and
   `classlens card`.
@@ -116,7 +116,7 @@ def render_card(
         "## Evaluation",
         "",
         EVALUATION_BEGIN,
-        "Not evaluated yet: the evaluate stage writes `metrics.json`; `classlens card` prints this "
+        "Not evaluated yet: the evaluate stage writes `data/eval/all_metrics.json`; `classlens card` prints this "
         "card with the headline metrics and the weakest classes filled in.",
         EVALUATION_END,
         "",
@@ -134,11 +134,11 @@ def render_card(
 def complete_card(card: str, metrics: MetricsLike, *,
                   confusion: Optional[dict[str, Any]] = None,
                   weak_classes: int = WEAK_CLASSES) -> str:
-    """Replace the card's evaluation placeholder with metrics from `metrics.json`.
+    """Replace the card's evaluation placeholder with the evaluated metrics (`data/eval/all_metrics.json`).
 
     Args:
         card: a card from `render_card` (or an already completed one: it is re-completed).
-        metrics: `metrics.json` (`results.Metrics`, or a dict in its layout) — accuracy,
+        metrics: `all_metrics.json` (`results.Metrics`, or a dict in its layout) — accuracy,
             top_<k>_accuracy, macro_avg/weighted_avg, per_class and, when evaluate computed
             them, the bootstrap intervals and their level.
         confusion: `confusion_matrix.json` ({"classes", "counts"}), to name what each weak
@@ -223,7 +223,7 @@ def _compact(value: Any) -> str:
 
 def completed_card(card_path: Path, metrics: Union[Path, results.Metrics], *,
                    confusion_path: Optional[Path] = None) -> str:
-    """The train stage's card completed from `metrics.json` (its path, or the file already read)
+    """The train stage's card completed from `all_metrics.json` (its path, or the file already read)
     and the confusion matrix, when given and present: for the report stage and `classlens card`."""
     import json
 

@@ -1,6 +1,8 @@
 """What things are called in MLflow: the run's param names (`train.epochs`) with their logged
-values, and the flat metric names of the evaluation result (`accuracy`, `f1_macro`, `f1.<class>`,
-`accuracy_ci_low`, `ece`, ...). Class names pass through `classlens.naming.metric_key`."""
+values, and the metric names, namespaced so that nothing shadows anything: per-epoch training
+numbers under `train/` and `val/` (`classlens.naming.epoch_metric_name`), the evaluation of the test split under
+`test/` (`test/accuracy`, `test/f1_macro`, `test/f1/<class>`, `test/accuracy_low`, `test/ece`...).
+Class names pass through `classlens.naming.metric_key`."""
 
 from __future__ import annotations
 
@@ -20,18 +22,24 @@ def param_values(params: Mapping[str, Any]) -> dict[str, str]:
             for k, v in dotted(params).items()}
 
 
+TEST = "test/"  # the evaluation of the test split
+
+
 def classification_metrics(metrics: Mapping[str, Any]) -> dict[str, Optional[float]]:
-    """The evaluation result (the `metrics.json` dict, `ClassificationReport.to_json()`) as flat
-    MLflow metric names: `accuracy`, `top_<k>_accuracy`, `f1_macro`, `f1.<class>`, `ece`,
-    `temperature`, `accuracy_ci_low`... (None for undefined; `log_metrics` skips it)."""
+    """The evaluation result (the all_metrics.json dict, `ClassificationReport.to_json()`) as
+    MLflow metric names under `test/`: `test/accuracy`, `test/top_<k>_accuracy`,
+    `test/f1_macro`, `test/f1/<class>`, `test/ece`, `test/ece_scaled`, `test/temperature`,
+    `test/accuracy_low`... (None for undefined; `log_metrics` skips it)."""
     flat: dict[str, Optional[float]] = {k: v for k, v in metrics.items()
                                         if k in _TOP_LEVEL or _TOP_K.fullmatch(k)}
+    if metrics.get("n_samples") is not None:
+        flat["n_samples"] = metrics["n_samples"]
     for average in ("macro", "weighted", "micro"):
         for metric, value in metrics[f"{average}_avg"].items():
             flat[f"{metric}_{average}"] = value
     for name, values in metrics["per_class"].items():
         for metric, value in values.items():
-            flat[f"{metric}.{metric_key(name)}"] = value
+            flat[f"{metric}/{metric_key(name)}"] = value
     if metrics.get("bootstrap") is not None:
         for path, interval in metrics["bootstrap"]["intervals"].items():
             flat.update(_interval_names(path, interval["low"], interval["high"]))
@@ -40,19 +48,18 @@ def classification_metrics(metrics: Mapping[str, Any]) -> dict[str, Optional[flo
         scaled = cal["temperature"]
         flat.update({"ece": cal["ece"], "mce": cal["mce"], "adaptive_ece": cal["adaptive_ece"],
                      "nll": cal["nll"], "temperature": scaled["value"],
-                     "ece_temperature_scaled": scaled["ece"],
-                     "mce_temperature_scaled": scaled["mce"],
-                     "adaptive_ece_temperature_scaled": scaled["adaptive_ece"],
-                     "nll_temperature_scaled": scaled["nll"]})
-    return flat
+                     "ece_scaled": scaled["ece"], "mce_scaled": scaled["mce"],
+                     "adaptive_ece_scaled": scaled["adaptive_ece"],
+                     "nll_scaled": scaled["nll"]})
+    return {TEST + key: value for key, value in flat.items()}
 
 
 def _interval_names(path: str, low, high) -> dict[str, Optional[float]]:
-    """`accuracy` -> accuracy_ci_low/high; `macro_avg.f1` -> f1_macro_ci_*;
-    `per_class.<name>.f1` -> f1_ci_low.<name> (like `f1.<name>`)."""
+    """`accuracy` -> accuracy_low/high; `macro_avg.f1` -> f1_macro_low/high;
+    `per_class.<name>.f1` -> f1_low/<name> (like `f1/<name>`)."""
     if path.startswith("per_class."):
         name, metric = path[len("per_class."):].rsplit(".", 1)
-        return {f"{metric}_ci_low.{metric_key(name)}": low,
-                f"{metric}_ci_high.{metric_key(name)}": high}
+        return {f"{metric}_low/{metric_key(name)}": low,
+                f"{metric}_high/{metric_key(name)}": high}
     base = {"macro_avg.f1": "f1_macro"}.get(path, path.replace(".", "_"))
-    return {f"{base}_ci_low": low, f"{base}_ci_high": high}
+    return {f"{base}_low": low, f"{base}_high": high}
