@@ -52,3 +52,15 @@ def dotted(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def epoch_metric_name(keras_name: str) -> str:
+    """Keras' per-epoch log name -> the name classlens gives it in the training history and in
+    MLflow, so that no training number shadows a test one: `loss` -> `train/loss`,
+    `val_accuracy` -> `val/accuracy`; `learning_rate` (a setting, not a measurement) and names
+    already namespaced stay as they are."""
+    if "/" in keras_name or keras_name in ("learning_rate", "epoch", "phase"):
+        return keras_name
+    if keras_name.startswith("val_"):
+        return "val/" + keras_name[len("val_"):]
+    return "train/" + keras_name

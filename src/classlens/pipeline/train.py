@@ -13,7 +13,7 @@ from classlens.errors import ConfigError
 from classlens.tracking.log import (epoch_metrics_callback, log_data_report, log_dataset,
                                     log_metrics, replace_artifacts, set_tags)
 from classlens.tracking.runs import training_run
-from classlens.training.summary import epochs_run, headline
+from classlens.training.summary import HEADLINE_METRIC_NAMES, epochs_run, headline
 
 
 def run(cfg: Config) -> None:
@@ -77,8 +77,7 @@ def run(cfg: Config) -> None:
         if provided:
             result = score_provided(model, (train.images, train.labels),
                                     (val.images, val.labels), batch_size=cfg.train.batch_size)
-            log_metrics(result.history.iloc[0].drop(["epoch", "phase"]).to_dict(),
-                        step=0)
+            log_metrics(result.history.iloc[0].drop(["epoch", "phase"]).to_dict(), step=0)
             set_tags(provenance_tags(cfg.model.path, output_kind))
         elif strategy is None:
             result = fit(model, (train.images, train.labels), (val.images, val.labels),
@@ -98,7 +97,8 @@ def run(cfg: Config) -> None:
             ref.write(out / paths.RUN_REF.name)
 
         facts = headline(result.history, result.best_epoch)
-        log_metrics({**facts, "trainable_params": model.count_params()})
+        log_metrics({**{HEADLINE_METRIC_NAMES[k]: v for k, v in facts.items()},
+                     "trainable_params": model.count_params()})
         set_tags({"stopped_early": result.stopped_early,
                   "model_architecture": cfg.model.architecture,
                   "dtype_policy": policy,

@@ -82,9 +82,13 @@ def log_dataset(images, labels, *, name: str, digest: str, source: str, context:
 
 
 def epoch_metrics_callback():
-    """A Keras callback logging every epoch's metrics (MLflow's own `MlflowCallback`, without
-    its extra step-less `validation_*` copies of the `val_*` numbers)."""
+    """A Keras callback logging every epoch's metrics under their history names (`train/loss`,
+    `val/accuracy`, `learning_rate`: `classlens.naming.epoch_metric_name`), so the per-epoch
+    training accuracy never shadows the evaluate stage's `test/accuracy`. MLflow's own
+    `MlflowCallback`, without its params and its step-less `validation_*` copies."""
     from mlflow.keras import MlflowCallback
+
+    from classlens.naming import epoch_metric_name
 
     class _EpochMetrics(MlflowCallback):
         def on_train_begin(self, logs=None):  # params are logged from params.yaml instead
@@ -92,6 +96,10 @@ def epoch_metrics_callback():
 
         def on_test_end(self, logs=None):
             pass
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, None if logs is None else
+                                 {epoch_metric_name(k): v for k, v in logs.items()})
 
     return _EpochMetrics(log_every_epoch=True)
 

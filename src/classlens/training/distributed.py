@@ -30,7 +30,7 @@ import numpy as np
 from classlens.errors import ConfigError, InputError
 from classlens.training.options import DISTRIBUTION, TrainConfig
 from classlens.training.plan import total_steps
-from classlens.training.summary import MONITOR, FitResult, best_epoch
+from classlens.training.summary import MONITOR, FitResult, best_epoch, history_table
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,6 @@ def fit_distributed(
     the chief only.
     """
     import keras
-    import pandas as pd
     import tensorflow as tf
 
     from classlens.training.schedule import learning_rate, plateau_callbacks
@@ -200,7 +199,7 @@ def fit_distributed(
                          "every TF_CONFIG task is running") from None
     finally:
         scratch.cleanup()
-    history = pd.DataFrame(rows)
+    history = history_table(rows)
     # Hand back a plain copy outside the strategy: using the distributed model afterwards
     # (predict for the MLflow signature, saving) would run collective ops that need every worker
     # to still be there.

@@ -15,7 +15,7 @@ import numpy as np
 from classlens.training.options import TrainConfig
 from classlens.training.plan import steps_per_epoch, total_steps
 from classlens.training.schedule import LogLearningRate, learning_rate, plateau_callbacks
-from classlens.training.summary import MONITOR, FitResult, best_epoch
+from classlens.training.summary import MONITOR, FitResult, best_epoch, history_table
 
 if TYPE_CHECKING:
     from classlens.models.transfer import FineTune
@@ -158,9 +158,9 @@ def fit(
         with warnings.catch_warnings():  # a phase-1 checkpoint holds phase 1's optimizer
             warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
             model.load_weights(best)  # the best-val checkpoint is the model we keep
-    history = pd.concat([pd.DataFrame(h).drop(columns="phase", errors="ignore")
-                         .assign(phase=number) for number, h in enumerate(histories, start=1)],
-                        ignore_index=True)
+    history = history_table(pd.concat(
+        [pd.DataFrame(h).drop(columns="phase", errors="ignore").assign(phase=number)
+         for number, h in enumerate(histories, start=1)], ignore_index=True))
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     history.insert(1, "phase", history.pop("phase"))
     return FitResult(history=history, best_epoch=best_epoch(history), stopped_early=stopped_early,
@@ -172,8 +172,6 @@ def score_provided(model: keras.Model, train: tuple[np.ndarray, np.ndarray],
     """A provided (already trained) model is not fitted: its loss and accuracy on the train and
     validation splits become a one-row history (epoch 0, phase 0). The model is not compiled,
     so it is saved without an optimizer."""
-    import pandas as pd
-
     from classlens.models.inference import predict_probabilities
 
     loss = keras.losses.SparseCategoricalCrossentropy()
@@ -182,5 +180,5 @@ def score_provided(model: keras.Model, train: tuple[np.ndarray, np.ndarray],
         probabilities = predict_probabilities(model, images, batch_size=batch_size)
         row[f"{prefix}loss"] = float(loss(np.asarray(labels), probabilities))
         row[f"{prefix}accuracy"] = float((probabilities.argmax(axis=1) == labels).mean())
-    return FitResult(history=pd.DataFrame([row]), best_epoch=0, stopped_early=False,
+    return FitResult(history=history_table([row]), best_epoch=0, stopped_early=False,
                      phase_starts={0: 0})

@@ -22,6 +22,7 @@ SCHEDULES = ("plateau", "cosine")  # training.schedule
 
 @dataclass
 class TrainConfig:
+    name: str = MISSING  # the option's name (its conf/train/ file)
     epochs: int = MISSING
     batch_size: int = MISSING
     learning_rate: float = MISSING
