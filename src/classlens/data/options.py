@@ -15,6 +15,7 @@ class DataConfig:
     """Where images come from, how they are decoded and conformed, and how they are split.
     `conf/data/common/base.yaml` documents every field; one file per source sets what differs."""
 
+    name: str = MISSING  # the option's name (its conf/data/ file): shown in titles, logged
     source: str = MISSING
     root: str = MISSING  # folder / idx: the data folder; csv: paths must stay inside it
     manifest: str = MISSING  # csv: the manifest file (path,label[,split])

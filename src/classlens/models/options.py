@@ -50,6 +50,7 @@ class CNNOptions:
     """`architecture: cnn`: blocks of (conv-BN-ReLU) x convs_per_block, pool, dropout; then GAP
     (or flatten), an optional hidden dense layer, dropout, `logits`, softmax."""
 
+    name: str = MISSING  # the option's name (its conf/model/ file): shown in titles, logged
     architecture: str = MISSING
     filters: list[int] = MISSING
     convs_per_block: int = MISSING
@@ -68,6 +69,7 @@ class BackboneOptions:
     """A keras.applications network (`BACKBONES`) without its top, frozen, then GAP, dropout,
     `logits`, softmax; optionally fine-tuned."""
 
+    name: str = MISSING  # the option's name (its conf/model/ file): shown in titles, logged
     architecture: str = MISSING
     weights: Optional[str] = MISSING  # "imagenet", null (random init) or a weights file path
     input_size: Optional[int] = MISSING  # square side fed to the backbone; null: its minimum
@@ -87,6 +89,7 @@ class MobileNetOptions(BackboneOptions):
 class ProvidedOptions:
     """`architecture: file`: bring your own trained classifier (see models.provided)."""
 
+    name: str = MISSING  # the option's name (its conf/model/ file): shown in titles, logged
     architecture: str = MISSING
     path: str = MISSING
     input_scaling: str = MISSING  # what the file model expects: INPUT_SCALINGS

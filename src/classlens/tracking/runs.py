@@ -23,7 +23,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Optional
 
 from classlens.atomic import write_json
 from classlens.errors import InputError
@@ -69,21 +69,43 @@ def params_digest(params: Params) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _run_tags() -> dict[str, str]:
-    """Git commit and DVC experiment tags (set by DVC in `dvc exp run`)."""
+def _git(*args: str) -> str:
+    """`git <args>` in the current folder, its output stripped; "" when git or the repo is not
+    there (a project folder need not be a git checkout)."""
     import subprocess
 
-    tags = {}
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        tags["git_commit"] = commit
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        pass
+        return ""
+
+
+def _run_tags() -> dict[str, str]:
+    """Git commit and branch, and the DVC experiment tags (set by DVC in `dvc exp run`)."""
+    tags = {}
+    commit = _git("rev-parse", "HEAD")
+    if commit:
+        tags["git_commit"] = commit
+    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
+    if branch and branch != "HEAD":
+        tags["git_branch"] = branch
     for var in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
         if os.environ.get(var):
             tags[var.lower()] = os.environ[var]
     return tags
+
+
+def run_name() -> Optional[str]:
+    """What the run is called, so that `classlens compare` and the MLflow UI find it by a name
+    people know: the DVC experiment's name under `dvc exp run`, else the git branch (`main`),
+    else the short commit of a detached checkout; None outside git (MLflow picks a name)."""
+    if os.environ.get("DVC_EXP_NAME"):
+        return os.environ["DVC_EXP_NAME"]
+    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
+    if branch and branch != "HEAD":
+        return branch
+    return _git("rev-parse", "--short", "HEAD") or None
 
 
 
@@ -103,8 +125,7 @@ def training_run(store: TrackingConfig, params: Params, *, data_fingerprint: dic
     digest = params_digest(params)
     try:
         experiment = experiment_id(store.experiment)
-        with mlflow.start_run(experiment_id=experiment,
-                              run_name=os.environ.get("DVC_EXP_NAME") or None) as run:
+        with mlflow.start_run(experiment_id=experiment, run_name=run_name()) as run:
             run_id = run.info.run_id
             mlflow.set_tags({**_run_tags(), TAG_DIGEST: digest, TAG_TRAINED_IN: run_id,
                              "data_fingerprint": data_fingerprint["digest"]})
@@ -168,7 +189,7 @@ def _fork(client, ref: RunRef, params: Params, digest: str) -> str:
     keep = {k: v for k, v in source.data.tags.items() if not k.startswith("mlflow.")}
     keep.update(_run_tags())
     keep.update({TAG_DIGEST: digest, TAG_FORKED_FROM: ref.run_id, TAG_TRAINED_IN: ref.run_id})
-    run = client.create_run(ref.experiment_id, run_name=os.environ.get("DVC_EXP_NAME") or None)
+    run = client.create_run(ref.experiment_id, run_name=run_name())
     new_id = run.info.run_id
     client.log_batch(new_id, params=[Param(k, v) for k, v in param_values(params).items()],
                      tags=[RunTag(k, v) for k, v in keep.items()])
@@ -189,7 +210,10 @@ def _fork(client, ref: RunRef, params: Params, digest: str) -> str:
 
 
 def find_run(ref: str, *, tracking: TrackingConfig) -> str:
-    """A run id from an MLflow run id or a DVC experiment name (tag `dvc_exp_name`, newest)."""
+    """The run `ref` names, tried in this order: an MLflow run id; a DVC experiment name (tag
+    `dvc_exp_name`); a run name (a plain `dvc repro` is named after its git branch, e.g. `main`);
+    a git revision (branch, tag, commit: the run of a plain `dvc repro` at that commit, not an
+    experiment based on it). The newest run wins where several match."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -202,13 +226,25 @@ def find_run(ref: str, *, tracking: TrackingConfig) -> str:
             pass
     experiment = client.get_experiment_by_name(tracking.experiment)
     if experiment is not None:
-        found = client.search_runs([experiment.experiment_id],
-                                   filter_string=f"tags.dvc_exp_name = '{ref}'",
-                                   order_by=["attributes.start_time DESC"], max_results=1)
-        if found:
-            return found[0].info.run_id
-    raise InputError(f"{ref!r} is neither an MLflow run id nor a DVC experiment name with a run "
-                     f"in experiment {tracking.experiment!r} at {resolve_tracking_uri(tracking.uri)}")
+        quoted = ref.replace("'", "\\'")
+        for where in (f"tags.dvc_exp_name = '{quoted}'", f"attributes.run_name = '{quoted}'"):
+            found = client.search_runs([experiment.experiment_id], filter_string=where,
+                                       order_by=["attributes.start_time DESC"], max_results=1)
+            if found:
+                return found[0].info.run_id
+        commit = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        if commit:
+            found = client.search_runs([experiment.experiment_id],
+                                       filter_string=f"tags.git_commit = '{commit}'",
+                                       order_by=["attributes.start_time DESC"], max_results=50)
+            plain = [r for r in found if "dvc_exp_name" not in r.data.tags]
+            if plain:
+                return plain[0].info.run_id
+    raise InputError(
+        f"{ref!r}: no run found in experiment {tracking.experiment!r} at "
+        f"{resolve_tracking_uri(tracking.uri)}; accepted: an MLflow run id, a DVC experiment "
+        "name (`dvc exp list`), a run name, or a git revision with a `dvc repro` run "
+        "(`mlflow runs list --experiment-name ...` lists them)")
 
 
 def run_data(run_id: str) -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
