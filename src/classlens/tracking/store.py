@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from classlens.errors import InputError
 from classlens.paths import project_root
 
 ARTIFACTS_DIR = "mlartifacts"
+
+# MLflow 3's UI opens an experiment on its GenAI pages (traces, sessions) unless the experiment
+# tag `mlflow.experimentKind` says it is a model-training one (the value its UI's "Machine
+# learning" choice writes; mlflow/server/js: ExperimentKind.CUSTOM_MODEL_DEVELOPMENT).
+TAG_KIND = "mlflow.experimentKind"
+KIND_TRAINING = "custom_model_development"
 
 # Bounded waiting on a remote tracking server: MLflow's defaults (120 s timeout, 7 retries with
 # backoff) can hang a stage for many minutes on a dead server. Users may still override these.
@@ -83,17 +92,74 @@ def activate(uri: str) -> str:
 
 
 def experiment_id(name: str) -> str:
-    """Get or create the experiment, its artifacts in `<root>/mlartifacts` for local stores."""
+    """Get or create the experiment as a model-training one (see `TAG_KIND`), its artifacts in
+    `<root>/mlartifacts` for local stores; an existing one whose artifacts lie in another checkout
+    stops the run (see `check_artifact_location`)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    location = None
-    if not mlflow.get_tracking_uri().startswith(("http://", "https://", "databricks")):
-        location = (project_root() / ARTIFACTS_DIR).as_uri()
-    try:
-        return mlflow.create_experiment(name, artifact_location=location)
-    except MlflowException:  # created meanwhile by a parallel experiment
-        return mlflow.get_experiment_by_name(name).experiment_id
+    if found is None:
+        location = None
+        if not mlflow.get_tracking_uri().startswith(("http://", "https://", "databricks")):
+            location = (project_root() / ARTIFACTS_DIR).as_uri()
+        try:
+            return mlflow.create_experiment(name, artifact_location=location,
+                                            tags={TAG_KIND: KIND_TRAINING})
+        except MlflowException:  # created meanwhile by a parallel experiment
+            found = mlflow.get_experiment_by_name(name)
+    _check_location(found)
+    if TAG_KIND not in found.tags:  # made before classlens set it, or by hand
+        mlflow.MlflowClient().set_experiment_tag(found.experiment_id, TAG_KIND, KIND_TRAINING)
+    return found.experiment_id
+
+
+def check_artifact_location(experiment: str) -> None:
+    """Stop (one line) when the active store lives inside this checkout but experiment
+    `experiment` (an id) keeps its artifacts in another checkout's `mlartifacts/`.
+
+    MLflow stores artifact locations as absolute paths (a relative one is made absolute when the
+    experiment is created, and each run keeps its own absolute copy), so a copied checkout's
+    `mlflow.db` still points at the original folder: its runs would silently write there, and a
+    moved checkout's would recreate the old folder."""
+    import mlflow
+
+    _check_location(mlflow.MlflowClient().get_experiment(experiment))
+
+
+def _check_location(experiment) -> None:
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    store, artifacts = _local_path(uri), _local_path(experiment.artifact_location)
+    root = project_root()
+    if (store is None or artifacts is None or not _inside(store, root)
+            or _inside(artifacts, root) or artifacts.name != ARTIFACTS_DIR):
+        return  # a remote or shared store, or artifacts placed elsewhere on purpose
+    old_root = artifacts.parent
+    fresh = (f"start a fresh store here (remove {store} and {root / ARTIFACTS_DIR}, then "
+             "`dvc repro -f`)")
+    if old_root.exists():
+        original = old_root / Path(os.path.realpath(store)).relative_to(root)
+        original_uri = f"sqlite:///{original}" if uri.startswith("sqlite:") else str(original)
+        how = (f"the store was copied from there. To log here, {fresh}; to log into the "
+               f"original on purpose, set MLFLOW_TRACKING_URI={original_uri}")
+    else:
+        how = f"the checkout was moved from there. Move it back, or {fresh}"
+    raise InputError(f"{uri}: experiment {experiment.name!r} keeps its artifacts in {artifacts}, "
+                     f"outside this checkout {root}: {how}")
+
+
+def _local_path(uri: str) -> Optional[Path]:
+    """The file or folder a local store URI or artifact location names (None if remote)."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):])
+    if uri.startswith("file:"):
+        return Path(url2pathname(urlparse(uri).path))
+    if "://" not in uri and not uri.startswith("databricks"):
+        return Path(uri)
+    return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(root)
