@@ -22,7 +22,8 @@ from typing import Optional, Sequence
 
 from classlens.errors import ClassLensError
 
-STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "report", "gate")
+# dvc.yaml's order: the report shows the gate's verdict, so the gate runs first
+STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "gate", "report")
 
 
 class _CurrentStream(logging.StreamHandler):
