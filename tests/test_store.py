@@ -5,14 +5,15 @@ belong to (a copied or moved checkout stops with one line instead of writing int
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import mlflow
 import pytest
 
 from classlens.errors import InputError
-from classlens.tracking.store import (ARTIFACTS_DIR, KIND_TRAINING, TAG_KIND,
-                                      check_artifact_location, experiment_id, use_store)
+from classlens.tracking.store import (ARTIFACTS_DIR, KIND_TRAINING, TAG_KIND, activate,
+                                      check_artifact_location, experiment_id, ui_url, use_store)
 
 
 @pytest.fixture
@@ -106,3 +107,38 @@ def test_a_shared_store_outside_the_checkout_is_not_questioned(checkout, tmp_pat
     monkeypatch.chdir(other)
     run_id = _log_one_file(other)  # artifacts in the first checkout, as a shared store decides
     assert (checkout / ARTIFACTS_DIR / run_id).is_dir()
+
+
+def test_ui_url_presets_the_model_training_view():
+    assert ui_url("sqlite:////x/mlflow.db", "3") == (
+        "http://127.0.0.1:5000/#/experiments/3?workflowType=machine_learning")
+    assert ui_url("https://mlflow.example/", "3", "abc") == (
+        "https://mlflow.example/#/experiments/3/runs/abc?workflowType=machine_learning")
+
+
+@pytest.mark.slow
+def test_the_ui_link_opens_on_the_training_runs(tmp_path):
+    """In a real `mlflow server` and headless Chromium: `ui_url` shows the experiment's runs,
+    where the bare experiment address shows MLflow 3's GenAI overview (its default view)."""
+    from tests.test_team import Server
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("needs chromium")
+    server = Server(tmp_path / "server")
+    try:
+        activate(server.url)
+        exp = experiment_id("classlens")
+        with mlflow.start_run(experiment_id=exp, run_name="the-training-run"):
+            mlflow.log_metric("test/accuracy", 0.9)
+
+        def page(url: str, profile: str) -> str:  # a fresh browser: no view remembered
+            return subprocess.run(
+                [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                 f"--user-data-dir={tmp_path / profile}", "--virtual-time-budget=15000",
+                 "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
+
+        assert "the-training-run" in page(ui_url(server.url, exp), "a")
+        assert "the-training-run" not in page(f"{server.url}/#/experiments/{exp}", "b")
+    finally:
+        server.stop()

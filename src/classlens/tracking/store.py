@@ -14,11 +14,16 @@ from classlens.paths import project_root
 
 ARTIFACTS_DIR = "mlartifacts"
 
-# MLflow 3's UI opens an experiment on its GenAI pages (traces, sessions) unless the experiment
-# tag `mlflow.experimentKind` says it is a model-training one (the value its UI's "Machine
-# learning" choice writes; mlflow/server/js: ExperimentKind.CUSTOM_MODEL_DEVELOPMENT).
+# MLflow 3's UI opens an experiment on its GenAI pages (traces, sessions) unless it knows the
+# experiment is a model-training one. Earlier 3.x UIs read that from the experiment tag below (the
+# value their "Machine learning" choice writes: ExperimentKind.CUSTOM_MODEL_DEVELOPMENT); newer
+# ones (3.17: that code sits behind a switched-on flag in mlflow/server/js) follow a browser-wide
+# "GenAI | Model training" switch, GenAI until the user flips it, which a link presets with
+# `?workflowType=machine_learning` (see `ui_url`). The tag is set for the former.
 TAG_KIND = "mlflow.experimentKind"
 KIND_TRAINING = "custom_model_development"
+UI_WORKFLOW = "workflowType=machine_learning"
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
 
 # Bounded waiting on a remote tracking server: MLflow's defaults (120 s timeout, 7 retries with
 # backoff) can hang a stage for many minutes on a dead server. Users may still override these.
@@ -112,6 +117,14 @@ def experiment_id(name: str) -> str:
     if TAG_KIND not in found.tags:  # made before classlens set it, or by hand
         mlflow.MlflowClient().set_experiment_tag(found.experiment_id, TAG_KIND, KIND_TRAINING)
     return found.experiment_id
+
+
+def ui_url(uri: str, experiment: str, run_id: Optional[str] = None) -> str:
+    """The MLflow UI page of an experiment (or one of its runs), opening on the training runs:
+    on the server of an http(s) store, else where `mlflow ui` serves a local one."""
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
+    page = f"#/experiments/{experiment}" + (f"/runs/{run_id}" if run_id else "")
+    return f"{base}/{page}?{UI_WORKFLOW}"
 
 
 def check_artifact_location(experiment: str) -> None:
