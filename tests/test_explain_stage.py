@@ -89,6 +89,24 @@ def test_stage_writes_maps_figures_and_trust(trained_project):
         assert (out / png.name).read_bytes()[:4] == b"\x89PNG"
     assert len(list(out.glob("activations_*.png"))) == 2  # first and last conv layers
 
+    # figures.json: every PNG once, in display order (the methods first, in config order),
+    # each with a title and a caption that says what it shows, and a bounded size
+    from PIL import Image
+
+    manifest = json.loads((out / "figures.json").read_text())
+    files = [Path(e["file"]) for e in manifest]
+    assert sorted(f.name for f in files) == sorted(p.name for p in out.glob("*.png"))
+    assert files[:len(EXPLAIN_METHODS)] == [paths.explain_overlay_png(m) for m in EXPLAIN_METHODS]
+    assert [e["kind"] for e in manifest].count("method") == len(EXPLAIN_METHODS)
+    for entry in manifest:
+        assert entry["title"] and len(entry["caption"]) > 60 and entry["width"] in ("full", "half")
+        assert "{" not in entry["caption"], entry["caption"]
+        width, height = Image.open(trained_project / entry["file"]).size
+        assert width <= 1500 and height <= 1000, (entry["file"], width, height)
+    by_file = {Path(e["file"]).name: e for e in manifest}
+    assert "layer 'features'" in by_file["overlay_gradcam.png"]["caption"]  # the layer that ran
+    assert by_file["overlay_gradcam.png"]["title"] == "Grad-CAM"
+
     trust = json.loads((out / paths.EXPLAIN_TRUST.name).read_text())
     assert set(trust["methods"]) == set(EXPLAIN_METHODS)
     assert trust["images"] == len(trust["image_ids"]) == min(16, len(predicted))

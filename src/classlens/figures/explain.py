@@ -1,11 +1,18 @@
 """Figures of the explain stage, drawn from maps and trust numbers computed in
 `classlens.explain` (this module computes nothing). Each function returns a Figure;
-`classlens.atomic.save_figure` writes and closes it.
+`classlens.atomic.save_figure` writes and closes it. Captions: `explain_captions`.
 
-Magnitude maps (gradients, SmoothGrad, Grad-CAM) are drawn from 0 to their maximum ("inferno");
-signed maps (Integrated Gradients, occlusion) on a diverging scale centred on 0 (red: evidence
-for the class, blue: against). Each map is scaled on its own, so colours compare places within
-a map, not maps with each other.
+Maps are drawn over the image (dimmed to grey), opaque where the map is strong and transparent
+where it is near 0, so the digit or object stays visible under weak evidence. Magnitude maps
+(gradients, SmoothGrad, Grad-CAM) run from 0 to their maximum ("inferno"); signed maps
+(Integrated Gradients, occlusion) on a diverging scale centred on 0 (red: evidence for the class,
+blue: against). Each map is scaled on its own (the colour bar says so), so colours compare
+places within one map, not maps with each other.
+
+Layout (`figures.panels`): explained images are columns (header: true / predicted class and
+confidence, red when misclassified), in sections by how they were chosen; rows are the image and
+its maps. Figures are drawn for a page about 1300 pixels wide, at most `MAX_COLUMNS` images a
+row and `MAX_IMAGES` images a figure.
 """
 
 from __future__ import annotations
@@ -18,20 +25,18 @@ matplotlib.use("Agg")  # files only; no display on CI or servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from classlens.figures.panels import ColourBar, Column, Section, panel_figure, short  # noqa: E402
+
 MAGNITUDE_CMAP = "inferno"
 SIGNED_CMAP = "RdBu_r"
-OVERLAY_ALPHA = 0.55
-# Panels are upscaled (nearest neighbour) to about this many pixels a side, and drawn as one
-# mosaic image in a single Axes: hundreds of matplotlib Axes (one per panel) take tens of
-# seconds to lay out, a mosaic well under one.
-TILE_PIXELS = 96
-GAP = 6
-CAPTION = 16
-
-
-def _upscale(rgb: np.ndarray) -> np.ndarray:
-    factor = max(1, round(TILE_PIXELS / max(rgb.shape[:2])))
-    return rgb.repeat(factor, axis=0).repeat(factor, axis=1)
+MAX_ALPHA = 0.85  # opacity of a map at its strongest; near 0 the image shows through
+DIM = 0.6  # the image under a map, dimmed so the map's colours stand out
+TILE = 72  # pixels a side of each panel
+MAX_COLUMNS = 14
+MAX_IMAGES = 42  # three rows of columns; the maps of every image are in maps_<method>.npy
+GROUP_TITLES = {"misclassified": "Most confident errors",
+                "correct": "Least confident correct predictions",
+                "per_class": "Examples per class"}
 
 
 def image_rgb(image: np.ndarray) -> np.ndarray:
@@ -40,89 +45,112 @@ def image_rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(rgb, 3, axis=-1) if rgb.shape[-1] == 1 else rgb[..., :3]
 
 
-def map_rgb(heat: np.ndarray, *, signed: bool) -> np.ndarray:
-    """A map in colour: magnitudes 0..max on `inferno`, signed maps on `RdBu_r` centred on 0."""
+def scaled(heat: np.ndarray, *, signed: bool) -> np.ndarray:
+    """A map scaled on its own: signed maps to [-1, 1] by their largest |value|, magnitude
+    maps to [0, 1] by their maximum (negatives clipped)."""
     heat = np.asarray(heat, dtype=np.float64)
     if signed:
-        limit = float(np.abs(heat).max()) or 1.0
-        scaled, cmap = (heat / limit + 1.0) / 2.0, SIGNED_CMAP
-    else:
-        top = float(heat.max()) or 1.0
-        scaled, cmap = np.clip(heat / top, 0.0, 1.0), MAGNITUDE_CMAP
-    return matplotlib.colormaps[cmap](scaled)[..., :3]
+        return heat / (float(np.abs(heat).max()) or 1.0)
+    return np.clip(heat / (float(heat.max()) or 1.0), 0.0, 1.0)
+
+
+def map_rgb(heat: np.ndarray, *, signed: bool) -> np.ndarray:
+    """A map alone in colour (see `colour_bar` for its scale)."""
+    values = scaled(heat, signed=signed)
+    cmap = matplotlib.colormaps[SIGNED_CMAP if signed else MAGNITUDE_CMAP]
+    return cmap((values + 1) / 2 if signed else values)[..., :3]
 
 
 def overlay_rgb(image: np.ndarray, heat: np.ndarray, *, signed: bool) -> np.ndarray:
-    return (1 - OVERLAY_ALPHA) * image_rgb(image) + OVERLAY_ALPHA * map_rgb(heat, signed=signed)
+    """A magnitude map over the dimmed grey image, its opacity growing with the value; a signed
+    map alone (white at 0: red and blue stay readable, the image is in the row above)."""
+    if signed:
+        return map_rgb(heat, signed=True)
+    grey = image_rgb(image).mean(axis=-1, keepdims=True) * DIM
+    alpha = MAX_ALPHA * scaled(heat, signed=False)[..., None]
+    return (1 - alpha) * grey + alpha * map_rgb(heat, signed=False)
 
 
-def mosaic(cells: Sequence[Sequence[Optional[tuple[np.ndarray, str]]]], *,
-           title: str = "") -> plt.Figure:
-    """Rows of (rgb panel, caption) cells (None: empty) drawn as one image with captions."""
-    panels = [_upscale(rgb) for row in cells for cell in row if cell is not None
-              for rgb in (cell[0],)]
-    if not panels:
-        fig, ax = plt.subplots(figsize=(3, 1))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "nothing to show", ha="center", va="center")
-        return fig
-    tile_h = max(p.shape[0] for p in panels)
-    tile_w = max(p.shape[1] for p in panels)
-    n_rows, n_cols = len(cells), max(len(row) for row in cells)
-    height = n_rows * (tile_h + CAPTION + GAP) + GAP
-    width = n_cols * (tile_w + GAP) + GAP
-    canvas = np.ones((height, width, 3))
-    captions = []
-    for r, row in enumerate(cells):
-        for c, cell in enumerate(row):
-            if cell is None:
-                continue
-            rgb, caption = _upscale(cell[0]), cell[1]
-            top = GAP + r * (tile_h + CAPTION + GAP) + CAPTION
-            left = GAP + c * (tile_w + GAP)
-            canvas[top:top + rgb.shape[0], left:left + rgb.shape[1]] = rgb
-            captions.append((left + tile_w / 2, top - 3, caption))
-    dpi = 110
-    fig = plt.figure(figsize=(width / dpi, (height + (20 if title else 0)) / dpi), dpi=dpi)
-    ax = fig.add_axes((0, 0, 1, height / (height + (20 if title else 0))))
-    ax.imshow(canvas, interpolation="nearest")
-    ax.axis("off")
-    for x, y, caption in captions:
-        ax.text(x, y, caption, ha="center", va="bottom", fontsize=5.5, clip_on=False)
-    if title:
-        fig.suptitle(title, fontsize=8, y=0.995)
-    return fig
+def colour_bar(*, signed: bool, what: str = "attribution") -> ColourBar:
+    """The scale of `map_rgb`: per-map maximum (or largest |value| for signed maps)."""
+    if signed:
+        return ColourBar(SIGNED_CMAP, -1.0, 1.0, f"{what}, scaled per map",
+                         (-1, 0, 1), ("\u2212max\n(against)", "0", "+max\n(for class)"))
+    return ColourBar(MAGNITUDE_CMAP, 0.0, 1.0, f"{what}, scaled per map",
+                     (0, 0.5, 1), ("0", "\u00bd max", "max"))
 
 
-def attribution_overlays(images: np.ndarray, predicted_maps: np.ndarray,
-                         true_maps: Sequence[Optional[np.ndarray]], titles: Sequence[str], *,
-                         method: str, signed: bool, predicted_labels: Sequence[str],
-                         true_labels: Sequence[str]) -> plt.Figure:
-    """One row per image: the image (class and confidence in its caption), the map for the
-    predicted class and its overlay, and for a misclassified image the map for the true class
-    and its overlay beside them."""
-    cells = []
-    for i, image in enumerate(images):
-        row = [(image_rgb(image), titles[i]),
-               (map_rgb(predicted_maps[i], signed=signed), f"map: pred {predicted_labels[i]}"),
-               (overlay_rgb(image, predicted_maps[i], signed=signed), "overlay")]
-        if true_maps[i] is not None:
-            row += [(map_rgb(true_maps[i], signed=signed), f"map: true {true_labels[i]}"),
-                    (overlay_rgb(image, true_maps[i], signed=signed), "overlay")]
-        cells.append(row)
-    scale = "signed: red for, blue against" if signed else "magnitude"
-    return mosaic(cells, title=f"{method} ({scale})")
+def header(true_label: str, pred_label: str, confidence: float) -> str:
+    """A column header: true and predicted class, confidence of the prediction."""
+    return (f"true {short(str(true_label), 8)}\npred {short(str(pred_label), 8)}\n"
+            f"conf. {confidence:.2f}")
 
 
-def comparison_grid(images: np.ndarray, maps: Mapping[str, np.ndarray],
-                    signed: Mapping[str, bool], titles: Sequence[str]) -> plt.Figure:
-    """Methods by images: one row per image (its predicted class explained), the image then
-    each method's overlay, the method named above each panel."""
-    cells = [[(image_rgb(image), titles[i])]
-             + [(overlay_rgb(image, method_maps[i], signed=signed[method]), method)
-                for method, method_maps in maps.items()]
-             for i, image in enumerate(images)]
-    return mosaic(cells, title="predicted class, each method")
+def _sections(groups: Sequence[str], columns: Sequence[Column], row_labels, *,
+              max_images: int) -> list[Section]:
+    """Columns grouped in sections by selection group, first appearance order, at most
+    `max_images` columns in all."""
+    sections: dict[str, Section] = {}
+    for group, column in list(zip(groups, columns))[:max_images]:
+        sections.setdefault(group, Section(GROUP_TITLES.get(group, group),
+                                           row_labels(group))).columns.append(column)
+    return list(sections.values())
+
+
+def method_figure(images: np.ndarray, predicted_maps: np.ndarray,
+                  true_maps: Sequence[Optional[np.ndarray]], headers: Sequence[str],
+                  wrong: Sequence[bool], groups: Sequence[str], *, signed: bool,
+                  title: str = "", max_images: int = MAX_IMAGES) -> plt.Figure:
+    """One method: per image (a column) the image, the map for the predicted class and, for a
+    misclassified image, the map for its true class."""
+    with_true = {g for g, t in zip(groups, true_maps) if t is not None}
+    columns = [Column(headers[i], [image_rgb(image),
+                                   overlay_rgb(image, predicted_maps[i], signed=signed),
+                                   None if true_maps[i] is None
+                                   else overlay_rgb(image, true_maps[i], signed=signed)],
+                      alert=bool(wrong[i]))
+               for i, image in enumerate(images)]
+
+    def labels(group):
+        rows = ["image", "map for the\npredicted class", "map for the\ntrue class"]
+        return rows if group in with_true else rows[:2]
+
+    sections = _sections(groups, columns, labels, max_images=max_images)
+    for section in sections:  # drop the true-class cell where the section has no such row
+        for column in section.columns:
+            column.cells = column.cells[:len(section.row_labels)]
+    return panel_figure(sections, tile=TILE, max_columns=MAX_COLUMNS,
+                        colour_bars=[colour_bar(signed=signed)], title=title)
+
+
+def comparison_figure(images: np.ndarray, maps: Mapping[str, np.ndarray],
+                      signed: Mapping[str, bool], titles: Mapping[str, str],
+                      headers: Sequence[str], wrong: Sequence[bool], *, title: str = "",
+                      max_images: int = MAX_COLUMNS) -> plt.Figure:
+    """Every method on the same images: per image (a column) the image, then each method's
+    map for the predicted class (rows, named by `titles`)."""
+    shown = min(len(images), max_images)
+    columns = [Column(headers[i], [image_rgb(images[i])]
+                      + [overlay_rgb(images[i], maps[m][i], signed=signed[m]) for m in maps],
+                      alert=bool(wrong[i])) for i in range(shown)]
+    kinds = sorted({signed[m] for m in maps})  # magnitude first
+    return panel_figure([Section("", ["image"] + [titles.get(m, m) for m in maps], columns)],
+                        tile=TILE - 8, max_columns=max_images,
+                        colour_bars=[colour_bar(signed=k) for k in kinds], title=title)
+
+
+def activation_figure(images: np.ndarray, activations: np.ndarray, channels: np.ndarray,
+                      headers: Sequence[str], *, title: str = "") -> plt.Figure:
+    """Feature maps of one layer: per image a row, the image then the chosen channels (columns
+    headed by channel index), each map alone on its own scale, its aspect ratio kept."""
+    signed = bool((activations[..., channels] < 0).any())
+    sections = [Section("", [headers[i]], [Column("input", [image_rgb(image)])]
+                        + [Column(f"channel {ch}", [map_rgb(activations[i, ..., ch],
+                                                            signed=signed)])
+                           for ch in channels])
+                for i, image in enumerate(images)]
+    return panel_figure(sections, tile=TILE - 8, max_columns=len(channels) + 1,
+                        colour_bars=[colour_bar(signed=signed, what="activation")], title=title)
 
 
 def faithfulness_curves(fractions: np.ndarray, deletion: Mapping[str, np.ndarray],
@@ -166,15 +194,3 @@ def randomization_curves(layers: Sequence[str], counts: Sequence[int],
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
-
-
-def activation_grid(images: np.ndarray, activations: np.ndarray, channels: np.ndarray,
-                    titles: Sequence[str], *, layer: str) -> plt.Figure:
-    """One row per image: the image, then the feature maps of the chosen channels of `layer`
-    (each on its own scale)."""
-    cells = [[(image_rgb(image), titles[i])]
-             + [(map_rgb(activations[i, ..., ch], signed=bool(activations[i, ..., ch].min() < 0)),
-                 f"channel {ch}")
-                for ch in channels]
-             for i, image in enumerate(images)]
-    return mosaic(cells, title=f"activations of {layer}")

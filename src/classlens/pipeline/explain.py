@@ -21,6 +21,7 @@ from classlens.tracking.runs import stage_run
 
 INDEX_COLUMNS = ["row", "image", "id", "path", "position", "group", "true_label", "pred_label",
                  "confidence", "target", "target_label", "target_kind"]
+FIGURES_MANIFEST = paths.EXPLAIN_DIR / "figures.json"  # file, title, caption, kind, width
 # per map, when Integrated Gradients ran: F(x) - F(baseline) of the target logit and the
 # completeness gap |sum of attributions - that difference|
 IG_COLUMNS = ["ig_logit_delta", "ig_completeness_gap"]
@@ -98,7 +99,7 @@ def run(cfg: Config) -> None:
     activations = _activations(model, images, chosen, ecfg)
 
     written = _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data,
-                             activations)
+                             activations, method_options(ecfg, seed=cfg.seed))
     with stage_run(paths.RUN_REF, asdict(cfg)):
         replace_artifacts(written, "explain")
         log_metrics(_flat_metrics(trust))
@@ -173,58 +174,83 @@ def _activations(model, images, chosen, ecfg: ExplainConfig) -> dict:
             for layer, values in found.items()}
 
 
-def _titles(frame) -> list[str]:
-    return [f"{g}: true {t} / pred {p} ({c:.2f})" for g, t, p, c in
-            zip(frame["group"], frame["true_label"], frame["pred_label"], frame["confidence"])]
-
-
-def _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data, activations):
+def _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data, activations,
+                   options):
+    """Everything under data/explain/, atomically; figures.json lists the figures in display
+    order with a title and a caption each (what the report shows under them)."""
     from classlens.figures import explain as figures
+    from classlens.figures import explain_captions as captions
 
     predicted = rows[rows["target_kind"] == "predicted"]
     true_row_of = {int(r.image): int(r.row) for r in rows.itertuples()
                    if r.target_kind == "true"}
-    titles = _titles(chosen)
+    headers = [figures.header(t, p, c) for t, p, c in
+               zip(chosen["true_label"], chosen["pred_label"], chosen["confidence"])]
+    wrong = (~chosen["correct"].astype(bool)).to_numpy()
+    groups = chosen["group"].tolist()
     signed = {name: explainers[name].signed for name in maps}
-    files = []
+    n, files, manifest = len(images), [], []
     with atomic_dir(paths.EXPLAIN_DIR) as out:
         def target(path):
             files.append(paths.EXPLAIN_DIR / path.name)
             return out / path.name
+
+        def figure(path, fig, title, caption, kind, width="full"):
+            save_figure(target(path), fig)
+            manifest.append({"file": str(path), "title": title, "caption": caption,
+                             "kind": kind, "width": width})
 
         write_csv(target(paths.EXPLAIN_INDEX),
                   rows[INDEX_COLUMNS + [c for c in IG_COLUMNS if c in rows]])
         write_json(target(paths.EXPLAIN_TRUST), trust)
         for name, method_maps in maps.items():
             save_npy(target(paths.explain_maps(name)), method_maps)
-            save_figure(target(paths.explain_overlay_png(name)), figures.attribution_overlays(
+            title = captions.method_title(name)
+            figure(paths.explain_overlay_png(name), figures.method_figure(
                 images, method_maps[predicted["row"].to_numpy()],
-                [method_maps[true_row_of[i]] if i in true_row_of else None
-                 for i in range(len(images))],
-                titles, method=name, signed=signed[name],
-                predicted_labels=list(chosen["pred_label"]),
-                true_labels=list(chosen["true_label"])))
-        save_figure(target(paths.EXPLAIN_COMPARISON_PNG), figures.comparison_grid(
-            images, {n: m[predicted["row"].to_numpy()] for n, m in maps.items()}, signed,
-            titles))
-        faith = trust_data["faithfulness"]
+                [method_maps[true_row_of[i]] if i in true_row_of else None for i in range(n)],
+                headers, wrong, groups, signed=signed[name], title=title),
+                title, captions.method_caption(
+                    name, options[name], signed=signed[name],
+                    layer=getattr(explainers[name], "layer", None),
+                    shown=min(n, figures.MAX_IMAGES), total=n), "method")
+        if maps:
+            figure(paths.EXPLAIN_COMPARISON_PNG, figures.comparison_figure(
+                images, {m: v[predicted["row"].to_numpy()] for m, v in maps.items()}, signed,
+                {m: captions.method_title(m) for m in maps}, headers, wrong,
+                title="Every method, predicted class"),
+                "All methods side by side", captions.comparison_caption(
+                    list(maps), shown=min(n, figures.MAX_COLUMNS), total=n), "comparison")
+        faith, settings = trust_data["faithfulness"], trust["settings"]
         if faith and trust["images"]:
             first = next(iter(faith.values()))
-            save_figure(target(paths.EXPLAIN_FAITHFULNESS_PNG), figures.faithfulness_curves(
+            figure(paths.EXPLAIN_FAITHFULNESS_PNG, figures.faithfulness_curves(
                 first.fractions,
-                {n: f.deletion.mean(axis=0) for n, f in faith.items()},
-                {n: f.insertion.mean(axis=0) for n, f in faith.items()},
+                {m: f.deletion.mean(axis=0) for m, f in faith.items()},
+                {m: f.insertion.mean(axis=0) for m, f in faith.items()},
                 np.mean([f.random_deletion.mean(axis=0) for f in faith.values()], axis=0),
-                np.mean([f.random_insertion.mean(axis=0) for f in faith.values()], axis=0)))
+                np.mean([f.random_insertion.mean(axis=0) for f in faith.values()], axis=0)),
+                "Deletion and insertion", captions.faithfulness_caption(
+                    images=trust["images"], steps=settings["steps"],
+                    baseline=settings["baseline"], random_orders=settings["random_orders"]),
+                "faithfulness")
         randomization = trust_data["randomization"]
         if randomization is not None:
-            save_figure(target(paths.EXPLAIN_RANDOMIZATION_PNG), figures.randomization_curves(
+            figure(paths.EXPLAIN_RANDOMIZATION_PNG, figures.randomization_curves(
                 randomization.layers, randomization.counts,
-                {n: r["spearman_by_checkpoint"] for n, r in trust["methods"].items()},
-                threshold=trust["settings"]["max_spearman"]))
+                {m: r["spearman_by_checkpoint"] for m, r in trust["methods"].items()},
+                threshold=settings["max_spearman"]),
+                "Model randomisation", captions.randomization_caption(
+                    images=trust["images"], threshold=settings["max_spearman"]),
+                "randomization", width="half")
         for layer, (values, channels) in activations.items():
-            save_figure(target(paths.explain_activations_png(layer)), figures.activation_grid(
-                images[:len(values)], values, channels, titles[:len(values)], layer=layer))
+            figure(paths.explain_activations_png(layer), figures.activation_figure(
+                images[:len(values)], values, channels, headers[:len(values)],
+                title=f"Activations of {layer}"),
+                f"Activations of {layer}", captions.activations_caption(
+                    layer, channels=len(channels), images=len(values),
+                    signed=bool((values[..., channels] < 0).any())), "activations")
+        write_json(target(FIGURES_MANIFEST), manifest)
     return files
 
 
