@@ -72,7 +72,7 @@ def test_two_workers_end_identical_only_the_chief_writes_and_accuracy_matches(tm
     single = copy_project(tmp_path / "single", changes=SHRUNK)
     run([sys.executable, "stages/prepare.py"], cwd=single)
     run([sys.executable, "stages/train.py"], cwd=single)
-    single_best = pd.read_csv(single / "models/history.csv")["val_accuracy"].max()
+    single_best = pd.read_csv(single / "models/history.csv")["val/accuracy"].max()
 
     project = copy_project(tmp_path / "multi", changes=SHRUNK)
     _set_distribution(project, "multi_worker")
@@ -94,9 +94,9 @@ def test_two_workers_end_identical_only_the_chief_writes_and_accuracy_matches(tm
     assert len(runs) == 1  # only the chief logged
     assert runs[0].data.params["train.distribution"] == "multi_worker"
     history = pd.read_csv(project / "models/history.csv")
-    assert len(client.get_metric_history(runs[0].info.run_id, "val_loss")) == len(history)
+    assert len(client.get_metric_history(runs[0].info.run_id, "val/loss")) == len(history)
     # same data, epochs and model: the best validation accuracy is within noise of one device
-    assert abs(history["val_accuracy"].max() - single_best) <= 0.1
+    assert abs(history["val/accuracy"].max() - single_best) <= 0.1
 
 
 @pytest.mark.slow

@@ -80,12 +80,12 @@ def test_fit_improves_and_keeps_best_val_weights():
     history = result.history
     assert list(history["epoch"]) == [1, 2, 3, 4]
     assert list(history["phase"]) == [1, 1, 1, 1] and result.phase_starts == {1: 1}  # one phase
-    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
-    assert {"val_loss", "val_accuracy", "learning_rate"} <= set(history.columns)
+    assert history["train/loss"].iloc[-1] < history["train/loss"].iloc[0]
+    assert {"val/loss", "val/accuracy", "learning_rate"} <= set(history.columns)
     model.compile(loss="sparse_categorical_crossentropy")
     val_loss = model.evaluate(x[1200:1500], y[1200:1500], verbose=0, batch_size=64,
                               return_dict=True)["loss"]
-    assert val_loss == pytest.approx(history["val_loss"].min(), rel=1e-3)
+    assert val_loss == pytest.approx(history["val/loss"].min(), rel=1e-3)
 
 
 def test_cosine_schedule_warms_up_then_decays_to_the_floor():
@@ -102,7 +102,7 @@ def test_cosine_schedule_warms_up_then_decays_to_the_floor():
     assert rates[0] == pytest.approx(0.01, rel=1e-3)
     assert (np.diff(rates) < 0).all()  # then only cosine decay: no plateau cuts, no increase
     assert rates[-1] == pytest.approx(1e-4, rel=1e-2)  # the floor at the last step
-    assert result.history["loss"].iloc[-1] < result.history["loss"].iloc[0]
+    assert result.history["train/loss"].iloc[-1] < result.history["train/loss"].iloc[0]
 
 
 def test_learning_rate_without_warmup_starts_at_the_full_rate():

@@ -77,7 +77,7 @@ def test_repro_runs_every_stage_then_is_a_noop(repo, first_repro):
     metrics = json.loads((repo / "metrics.json").read_text())
     table = pd.read_csv(repo / paths.PREDICTIONS)
     assert metrics["accuracy"] == pytest.approx(table["correct"].mean(), abs=1e-12)
-    # no metrics.json on main yet: the gate stage records "unusable" and lets the pipeline end
+    # no all_metrics.json on main yet: the gate stage records "unusable" and lets the pipeline end
     assert json.loads((repo / "data/gate/gate.json").read_text())["verdict"] == "unusable"
     second = run(["dvc", "repro"], cwd=repo)
     assert "Running stage" not in second.stdout
@@ -116,13 +116,15 @@ def test_exp_run_override_changes_what_trains(repo, one_epoch):
     assert old.data.params["train.epochs"] == "2" and new.data.params["train.epochs"] == "1"
     assert old.data.params["model.filters"] == "[8, 16]"
     assert new.data.params["model.filters"] == "[16, 32]"  # the group override took effect
-    assert len(client.get_metric_history(new.info.run_id, "loss")) == 1
+    assert len(client.get_metric_history(new.info.run_id, "train/loss")) == 1
     assert new.data.tags["dvc_exp_name"] == "one-epoch"
-    assert "f1.7" in new.data.metrics and "explain" in {
+    assert new.info.run_name == "one-epoch" and old.info.run_name == "main"
+    assert new.data.params["model.name"] == "cnn_small" and old.data.params["model.name"] == "cnn"
+    assert "test/f1/7" in new.data.metrics and "explain" in {
         a.path for a in client.list_artifacts(new.info.run_id)}
 
     gate = json.loads((repo / "data/gate/gate.json").read_text())
-    assert gate["baseline"] == "metrics.json@main" and gate["verdict"] in ("pass", "warn", "fail")
+    assert gate["baseline"] == "data/eval/all_metrics.json@main" and gate["verdict"] in ("pass", "warn", "fail")
     assert new.data.tags["gate.verdict"] == gate["verdict"]
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], cwd=repo).stdout)
@@ -148,8 +150,8 @@ def test_temp_experiment_changing_only_evaluate_gets_its_own_run(repo, first_rep
     fork = runs[0]
     assert fork.data.tags["classlens.forked_from"] == baseline["run_id"]
     assert fork.data.params["evaluate.top_k"] == "1"
-    assert "top_1_accuracy" in fork.data.metrics and "val_loss" in fork.data.metrics
-    assert "top_1_accuracy" not in client.get_run(baseline["run_id"]).data.metrics
+    assert "test/top_1_accuracy" in fork.data.metrics and "val/loss" in fork.data.metrics
+    assert "test/top_1_accuracy" not in client.get_run(baseline["run_id"]).data.metrics
     assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
 
 
@@ -177,7 +179,54 @@ def test_compare_lists_param_changes_and_flips(repo, first_repro, one_epoch):
     a, b = tables
     merged = a.merge(b, on="id")
     flips = int((merged["correct_x"] & ~merged["correct_y"]).sum())
-    assert f"Right → wrong ({flips} images)" in proc.stdout
+    assert f"Right → wrong ({flips} image{'' if flips == 1 else 's'})" in proc.stdout
+
+
+@pytest.mark.slow
+def test_first_screens_are_right_and_readable(repo, first_repro, tmp_path):
+    """After the baseline and one more experiment: MLflow's latest test accuracy of each run is
+    its metrics.json accuracy; `dvc exp show --only-changed` fits a 200-column terminal with the
+    names, the headline and the changed params; `classlens compare` finds both runs by name;
+    `dvc plots diff main` in a fresh clone (no DVC cache, no remote) draws main's curves."""
+    run(["git", "checkout", "-q", "--", "."], cwd=repo)
+    run(["dvc", "checkout", "-q", "--force"], cwd=repo)
+    run(["dvc", "exp", "run", "-n", "slow-lr", "-S", "train.epochs=1",
+         "-S", "train.learning_rate=0.0005"], cwd=repo)
+
+    client = _client(repo)
+    main_metrics = json.loads(run(["git", "show", "main:metrics.json"], cwd=repo).stdout)
+    exp_metrics = json.loads((repo / "metrics.json").read_text())
+    for ref, metrics in (("main", main_metrics), ("slow-lr", exp_metrics)):
+        (found,) = client.search_runs(
+            [client.get_experiment_by_name("classlens").experiment_id],
+            filter_string=f"attributes.run_name = '{ref}'", max_results=1)
+        assert found.data.metrics["test/accuracy"] == pytest.approx(metrics["accuracy"],
+                                                                    abs=1e-12), ref
+        assert found.data.metrics["test/f1_macro"] == pytest.approx(metrics["f1_macro"],
+                                                                    abs=1e-12), ref
+
+    table = run(["dvc", "exp", "show", "--only-changed", "--no-pager"], cwd=repo,
+                env={"COLUMNS": "200"}).stdout
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= 200, table
+    header = next(line for line in lines if "Experiment" in line)
+    for column in ("accuracy", "f1_macro", "train.epochs", "train.learning_rate"):
+        assert f" {column} " in f"{header} ", (column, table)
+    assert "…" not in header.split("train.learning_rate")[0], table
+    assert "slow-lr" in table and "main" in table
+
+    proc = run([sys.executable, "-m", "classlens.cli", "compare", "slow-lr", "main",
+                "--out", str(tmp_path / "cmp")], cwd=repo)
+    assert "train.learning_rate" in proc.stdout
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], cwd=tmp_path)
+    plots = run(["dvc", "plots", "diff", "main", "--json"], cwd=clone)
+    assert "failed to load" not in plots.stderr + plots.stdout, plots.stderr
+    drawn = json.loads(plots.stdout)
+    curves = [p for name, entries in drawn.items() if name == "Loss" for p in entries]
+    revisions = {row.get("rev") for p in curves for row in p["content"]["data"]["values"]}
+    assert "main" in revisions, drawn.get("Loss")
 
 
 @pytest.mark.slow

@@ -193,8 +193,8 @@ def test_model_card_names_every_class_and_completes_with_metrics(trained_project
     fingerprint = json.loads((trained_project / paths.FINGERPRINT).read_text())
     assert fingerprint["digest"] in card and "Not evaluated yet" in card
 
-    metrics = json.loads((trained_project / paths.METRICS).read_text())
-    done = completed_card(trained_project / paths.MODEL_CARD, trained_project / paths.METRICS,
+    metrics = json.loads((trained_project / paths.ALL_METRICS).read_text())
+    done = completed_card(trained_project / paths.MODEL_CARD, trained_project / paths.ALL_METRICS,
                           confusion_path=trained_project / paths.CONFUSION_MATRIX)
     assert "Not evaluated yet" not in done and done.count(EVALUATION_BEGIN) == 1
     assert f"| accuracy | {metrics['accuracy']:.4f}".rstrip("0").rstrip(".") in done

@@ -378,7 +378,7 @@ def test_every_stage_runs_on_an_rgb_folder_and_traces_back_to_files(project, tmp
     table = pd.read_csv(project / paths.PREDICTIONS)
     assert len(table) == 12 and all((root / p).is_file() for p in table["path"])
     assert set(table["true_label"]) == {"digit0", "digit1", "digit2", "digit3"}
-    metrics = json.loads((project / paths.METRICS).read_text())
+    metrics = json.loads((project / paths.ALL_METRICS).read_text())
     assert set(metrics["per_class"]) == {"digit0", "digit1", "digit2", "digit3"}
     maps = np.load(paths.explain_maps("gradients", project / paths.EXPLAIN_DIR))
     assert maps.shape[1:] == (20, 20)

@@ -33,6 +33,9 @@ def test_prepare_outputs(trained_project):
 def test_train_outputs(trained_project):
     history = pd.read_csv(_in(trained_project, paths.HISTORY))
     assert list(history["epoch"]) == [1, 2]
+    assert list(history.columns[:2]) == ["epoch", "phase"]
+    assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy",
+            "learning_rate"} <= set(history.columns)
     assert _in(trained_project, paths.TRAINING_CURVES).stat().st_size > 0
     ref = json.loads(_in(trained_project, paths.RUN_REF).read_text())
     assert set(ref) == {"run_id", "experiment_id", "tracking_uri", "params_digest"}
@@ -53,11 +56,21 @@ def test_predict_table_is_one_row_per_test_image(trained_project):
 
 
 def test_evaluate_outputs_match_the_predictions(trained_project):
-    metrics = json.loads(_in(trained_project, paths.METRICS).read_text())
+    metrics = json.loads(_in(trained_project, paths.ALL_METRICS).read_text())
     table = pd.read_csv(_in(trained_project, paths.PREDICTIONS))
     assert metrics["accuracy"] == pytest.approx(table["correct"].mean())
     assert set(metrics["per_class"]) == {str(i) for i in range(10)}
     assert "top_3_accuracy" in metrics
+    # metrics.json: the compact headline, drawn from the full file, in display order
+    headline = json.loads(_in(trained_project, paths.METRICS).read_text())
+    assert list(headline) == ["accuracy", "accuracy_low", "accuracy_high", "f1_macro",
+                              "f1_weakest", "log_loss", "ece", "n_samples"]
+    assert headline["accuracy"] == metrics["accuracy"]
+    assert headline["f1_macro"] == metrics["macro_avg"]["f1"]
+    assert headline["f1_weakest"] == min(v["f1"] for v in metrics["per_class"].values())
+    assert headline["accuracy_low"] <= headline["accuracy"] <= headline["accuracy_high"]
+    assert headline["ece"] == metrics["calibration"]["ece"]
+    assert headline["n_samples"] == len(table)
     records = pd.read_csv(_in(trained_project, paths.CONFUSION_RECORDS))
     assert list(records.columns) == ["actual", "predicted"] and len(records) == len(table)
     matrix = json.loads(_in(trained_project, paths.CONFUSION_MATRIX).read_text())
@@ -82,18 +95,21 @@ def test_one_mlflow_run_holds_every_stage(trained_project):
     client = mlflow.MlflowClient()
     assert len(client.search_runs([ref["experiment_id"]])) == 1
     run = client.get_run(ref["run_id"])
-    for key in ("f1_macro", "f1.0", "precision.9", "recall.3", "support.5",
-                "val_loss", "best_epoch", "n_misclassified"):
+    for key in ("test/f1_macro", "test/f1/0", "test/precision/9", "test/recall/3",
+                "test/support/5", "val/loss", "train/loss", "train/accuracy", "learning_rate",
+                "train/best_epoch", "n_misclassified"):
         assert key in run.data.metrics, key
-    metrics = json.loads(_in(trained_project, paths.METRICS).read_text())
-    assert run.data.metrics["top_3_accuracy"] == pytest.approx(metrics["top_3_accuracy"],
-                                                               abs=1e-9)
-    assert len(client.get_metric_history(ref["run_id"], "val_loss")) == 2  # per epoch
+    # nothing un-namespaced that a later stage could shadow
+    assert not {"accuracy", "loss", "val_loss", "val_accuracy"} & set(run.data.metrics)
+    metrics = json.loads(_in(trained_project, paths.ALL_METRICS).read_text())
+    assert run.data.metrics["test/top_3_accuracy"] == pytest.approx(metrics["top_3_accuracy"],
+                                                                    abs=1e-9)
+    assert len(client.get_metric_history(ref["run_id"], "val/loss")) == 2  # per epoch
     assert run.data.params["model.filters"] == "[8, 16]"
     assert run.data.tags["data_fingerprint"]
     artifacts = {a.path for folder in ("train", "predict", "evaluate", "analyze", "explain")
                  for a in client.list_artifacts(ref["run_id"], folder)}
-    for name in ("evaluate/confusion_matrix.json", "evaluate/confusion_counts.png",
+    for name in ("evaluate/confusion_matrix.json", "evaluate/all_metrics.json", "evaluate/figures",
                  "analyze/misclassified_gallery.png", "explain/comparison.png",
                  "train/training_curves.png", "predict/predictions.csv"):
         assert name in artifacts, name
@@ -103,14 +119,15 @@ def test_one_mlflow_run_holds_every_stage(trained_project):
     assert loaded.metadata.signature is not None
 
 
-@pytest.mark.xfail(strict=True, reason="MLflow 'accuracy' is overwritten by Keras' per-epoch "
-                   "training accuracy; fixed by the headline-metrics issue")
 def test_mlflow_accuracy_is_the_test_accuracy(trained_project):
     ref = json.loads(_in(trained_project, paths.RUN_REF).read_text())
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{trained_project / 'mlflow.db'}")
-    logged = client.get_run(ref["run_id"]).data.metrics["accuracy"]
+    logged = client.get_run(ref["run_id"]).data.metrics  # the latest value of each key
     metrics = json.loads(_in(trained_project, paths.METRICS).read_text())
-    assert logged == pytest.approx(metrics["accuracy"], abs=1e-9)
+    assert logged["test/accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-9)
+    assert logged["test/f1_macro"] == pytest.approx(metrics["f1_macro"], abs=1e-9)
+    history = pd.read_csv(_in(trained_project, paths.HISTORY))
+    assert logged["train/accuracy"] == pytest.approx(history["train/accuracy"].iloc[-1])
 
 
 def test_evaluate_and_analyze_do_not_import_tensorflow(trained_copy):

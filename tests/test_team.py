@@ -20,12 +20,6 @@ from classlens import paths
 from tests.conftest import copy_project, init_repo, run
 from tests.helpers import free_port, one_line_error
 
-# The test accuracy in MLflow: MLflow keeps the value logged at the highest step, and Keras'
-# per-epoch training `accuracy` (steps 0..epochs-1) outranks evaluate's (step 0).
-ACCURACY_CLASH = pytest.mark.xfail(
-    strict=True, reason="MLflow 'accuracy' is overwritten by Keras' per-epoch training accuracy; "
-    "fixed by the headline-metrics issue")
-
 
 class Server:
     """A real MLflow tracking server (SQLite backend, served artifact root) on 127.0.0.1."""
@@ -102,18 +96,17 @@ def test_whole_pipeline_logs_runs_and_artifacts_to_the_server(server, server_rep
     client = server.client()
     run_ = client.get_run(ref["run_id"])
     assert run_.info.artifact_uri.startswith("mlflow-artifacts:")  # served by the server
-    assert {"f1.3", "val_loss", "n_misclassified"} <= set(run_.data.metrics)
-    local = client.download_artifacts(ref["run_id"], "evaluate/confusion_counts.png",
+    assert {"test/f1/3", "val/loss", "n_misclassified"} <= set(run_.data.metrics)
+    local = client.download_artifacts(ref["run_id"], "evaluate/figures/confusion_counts.png",
                                       str(server_repo / "reports"))
     assert Path(local).read_bytes()[:4] == b"\x89PNG"
     assert not (server_repo / "mlflow.db").exists()  # nothing went to the local default store
 
 
 @pytest.mark.slow
-@ACCURACY_CLASH
 def test_server_run_holds_the_test_accuracy(server, server_repo):
     ref = json.loads((server_repo / "models/mlflow_run.json").read_text())
-    logged = server.client().get_run(ref["run_id"]).data.metrics["accuracy"]
+    logged = server.client().get_run(ref["run_id"]).data.metrics["test/accuracy"]
     metrics = json.loads((server_repo / "metrics.json").read_text())
     assert logged == pytest.approx(metrics["accuracy"], abs=1e-9)
 
@@ -152,12 +145,11 @@ def test_two_queued_experiments_run_in_parallel_and_both_log(queued):
         runs = queued["runs"][name]
         assert len(runs) == 1, name
         assert runs[0].data.params["train.epochs"] == str(epochs)
-        assert {"f1.3", "val_loss", "n_misclassified"} <= set(runs[0].data.metrics), name
+        assert {"test/f1/3", "val/loss", "n_misclassified"} <= set(runs[0].data.metrics), name
     assert "database is locked" not in queued["logs"]
 
 
 @pytest.mark.slow
-@ACCURACY_CLASH
 def test_queued_runs_hold_their_test_accuracy(server, queued, tmp_path):
     client = server.client()
     for name, _ in QUEUED:
@@ -165,7 +157,7 @@ def test_queued_runs_hold_their_test_accuracy(server, queued, tmp_path):
         local = client.download_artifacts(run_.info.run_id, "predict/predictions.csv",
                                           str(tmp_path))
         accuracy = pd.read_csv(local)["correct"].mean()  # that experiment's test predictions
-        assert run_.data.metrics["accuracy"] == pytest.approx(accuracy, abs=1e-9), name
+        assert run_.data.metrics["test/accuracy"] == pytest.approx(accuracy, abs=1e-9), name
 
 
 @pytest.mark.slow
@@ -199,4 +191,4 @@ def test_server_gone_mid_pipeline_keeps_the_stage_outputs(tmp_path):
     metrics = json.loads((project / "metrics.json").read_text())  # written before logging
     table = pd.read_csv(project / paths.PREDICTIONS)
     assert metrics["accuracy"] == pytest.approx(table["correct"].mean(), abs=1e-12)
-    assert (project / "data/eval/confusion_counts.png").exists()
+    assert (project / paths.CONFUSION_COUNTS_PNG).exists()

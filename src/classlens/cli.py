@@ -124,7 +124,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     cfg = load_params(args.params)
     comparison = compare_runs(args.a, args.b, tracking_cfg=cfg.tracking, top=args.top)
-    print(to_markdown(comparison))
+    print(to_markdown(comparison, full_table=False))  # the full table is in the files
     if args.out:
         md, html = write(comparison, Path(args.out))
         print(f"wrote {md} and {html}")
@@ -215,8 +215,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     gate.set_defaults(func=_gate)
 
     compare = sub.add_parser("compare", help="two MLflow runs or DVC experiments side by side")
-    compare.add_argument("a", help="MLflow run id or DVC experiment name")
-    compare.add_argument("b", help="MLflow run id or DVC experiment name")
+    compare.add_argument("a", help="DVC experiment name, run name, git revision (main) or "
+                         "MLflow run id")
+    compare.add_argument("b", help="the same kinds of name as A")
     compare.add_argument("--out", default="reports/compare", help="folder for .md and .html")
     compare.add_argument("--top", type=int, default=10, help="classes listed by F1 change")
     compare.add_argument("--params", default="params.yaml", help="for the tracking store")
