@@ -90,6 +90,7 @@ ANALYSIS_SUMMARY = ANALYSIS_DIR / "summary.json"
 EXPLAIN_DIR = Path("data/explain")
 EXPLAIN_INDEX = EXPLAIN_DIR / "index.csv"
 EXPLAIN_TRUST = EXPLAIN_DIR / "trust.json"
+EXPLAIN_FIGURES = EXPLAIN_DIR / "figures.json"  # the figures in display order, with captions
 EXPLAIN_COMPARISON_PNG = EXPLAIN_DIR / "comparison.png"
 EXPLAIN_FAITHFULNESS_PNG = EXPLAIN_DIR / "deletion_insertion.png"
 EXPLAIN_RANDOMIZATION_PNG = EXPLAIN_DIR / "randomization.png"

@@ -21,7 +21,7 @@ from classlens.tracking.runs import stage_run
 
 INDEX_COLUMNS = ["row", "image", "id", "path", "position", "group", "true_label", "pred_label",
                  "confidence", "target", "target_label", "target_kind"]
-FIGURES_MANIFEST = paths.EXPLAIN_DIR / "figures.json"  # file, title, caption, kind, width
+FIGURES_MANIFEST = paths.EXPLAIN_FIGURES  # file, title, caption, kind, width
 # per map, when Integrated Gradients ran: F(x) - F(baseline) of the target logit and the
 # completeness gap |sum of attributions - that difference|
 IG_COLUMNS = ["ig_logit_delta", "ig_completeness_gap"]

@@ -93,7 +93,8 @@ def run(cfg: Config) -> None:
         with atomic_dir(paths.MODEL_DIR) as out:
             model.save(out / paths.MODEL.name)
             write_csv(out / paths.HISTORY.name, result.history)
-            save_figure(out / paths.TRAINING_CURVES.name, figures.training_curves(result.history))
+            save_figure(out / paths.TRAINING_CURVES.name,
+                        figures.training_curves(result.history, best_epoch=result.best_epoch))
             ref.write(out / paths.RUN_REF.name)
 
         facts = headline(result.history, result.best_epoch)
