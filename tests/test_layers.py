@@ -18,7 +18,7 @@ LAYERS = [
     {"training", "explain"},
     {"models", "evaluation", "analysis", "figures", "tracking"},
     {"data"},
-    {"paths", "atomic", "errors", "naming", "formatting", "__init__"},
+    {"paths", "atomic", "errors", "naming", "formatting", "quiet", "__init__"},
 ]
 MAX_LINES = 300
 
