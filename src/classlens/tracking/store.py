@@ -1,5 +1,6 @@
 """Where the MLflow store is: resolving the configured URI against the project root, making it
-MLflow's active store (bounded HTTP waits, a reachability check first), and the experiment id."""
+MLflow's active store (bounded HTTP waits, a reachability check first), the experiment id (a
+model-training experiment whose artifacts stay in this checkout), and its UI address."""
 
 from __future__ import annotations
 
