@@ -106,9 +106,9 @@ def trained_project(tmp_path_factory) -> Path:
 def trained_copy(trained_project: Path, tmp_path: Path) -> Path:
     """A private copy of `trained_project` (outputs, MLflow store) for a test that re-runs a
     stage or changes a file: the shared one stays as every other test expects it."""
-    dest = tmp_path / "copy"
-    shutil.copytree(trained_project, dest)
-    return dest
+    from tests.helpers import copy_checkout
+
+    return copy_checkout(trained_project, tmp_path / "copy")
 
 
 @pytest.fixture(autouse=True)

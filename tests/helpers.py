@@ -1,6 +1,7 @@
 """Helpers the test modules share (the fixtures are in conftest.py): the digits images as the
 prepare stage writes them, a free local port, the one-line error contract, the modules a fresh
-interpreter loads, and a model config composed from the real conf/."""
+interpreter loads, a model config composed from the real conf/, and a copied checkout whose
+MLflow store points at the copy."""
 
 from __future__ import annotations
 
@@ -95,3 +96,22 @@ def model_config(architecture: str, *overrides: str):
         "model.augment.zoom=0"]
     raw = compose(REPO / "conf", [f"model={architecture}", *extra, *overrides])
     return validate(raw).model
+
+
+def copy_checkout(src: Path, dest: Path) -> Path:
+    """Copy a project folder with its MLflow SQLite store, re-pointing the store's artifact
+    locations at the copy (classlens stops a copied store that still logs into the original's
+    folder; a test copy must neither stop nor write into the original)."""
+    import shutil
+    import sqlite3
+
+    shutil.copytree(src, dest)
+    db = dest / "mlflow.db"
+    if db.exists():
+        old, new = (src / "mlartifacts").resolve().as_uri(), (dest / "mlartifacts").resolve().as_uri()
+        with sqlite3.connect(db) as con:
+            con.execute("UPDATE experiments SET artifact_location = "
+                        "replace(artifact_location, ?, ?)", (old, new))
+            con.execute("UPDATE runs SET artifact_uri = replace(artifact_uri, ?, ?)", (old, new))
+        con.close()
+    return dest

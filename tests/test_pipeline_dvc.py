@@ -5,7 +5,6 @@ own MLflow run in the one store at the repository root."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import yaml
 
 from classlens import paths
 from tests.conftest import copy_project, init_repo, run
-from tests.helpers import modules_loaded, tensorflow_modules
+from tests.helpers import copy_checkout, modules_loaded, tensorflow_modules
 
 STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "gate")
 
@@ -87,8 +86,7 @@ def test_repro_runs_every_stage_then_is_a_noop(repo, first_repro):
 @pytest.fixture
 def repo_copy(repo, first_repro, tmp_path) -> Path:
     """A copy of the repository after the baseline, to re-run stages in without touching it."""
-    shutil.copytree(repo, tmp_path / "repo")
-    return tmp_path / "repo"
+    return copy_checkout(repo, tmp_path / "repo")
 
 
 @pytest.mark.parametrize("stage", ["evaluate", "analyze", "gate"])

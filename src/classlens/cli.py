@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from classlens.errors import ClassLensError
+from classlens.quiet import quiet_tensorflow
 
 # dvc.yaml's order: the report shows the gate's verdict, so the gate runs first
 STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "gate", "report")
@@ -64,7 +65,7 @@ def run_stage(name: str, params_path: str | Path = "params.yaml") -> None:
     """Load and validate params, run stage `name`; a user error becomes one line and exit 2."""
     from classlens.config import load_params
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out
+    quiet_tensorflow()  # TF's start-up lines stay out of the stage log (CLASSLENS_VERBOSE=1: in)
     configure_logging()
     try:
         cfg = load_params(params_path)
@@ -135,7 +136,6 @@ def _predict(args: argparse.Namespace) -> int:
     """Top-k classes per image; exit 0 if every image was read, 1 if any was not."""
     import json
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from classlens.errors import InputError
     from classlens.serving.inputs import expand_inputs
@@ -184,6 +184,7 @@ def _card(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    quiet_tensorflow()
     parser = argparse.ArgumentParser(prog="classlens", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -20,7 +20,7 @@ from classlens.evaluation.classification import ClassificationReport, classify
 from classlens.evaluation.curves import curve_tables
 from classlens.evaluation.predictions import read_array, read_predictions
 from classlens.naming import file_stems
-from classlens.tracking.log import log_metrics, log_table, replace_artifacts
+from classlens.tracking.log import log_for_compare, log_metrics, log_table, replace_artifacts
 from classlens.tracking.naming import classification_metrics
 from classlens.tracking.runs import stage_run
 
@@ -62,6 +62,8 @@ def run(cfg: Config) -> None:
     with stage_run(paths.RUN_REF, asdict(cfg)):
         log_metrics(classification_metrics(metrics.to_json()))
         replace_artifacts([paths.METRICS, *paths.EVAL_OUTPUTS], "evaluate")
+        log_for_compare([paths.METRICS, paths.CONFUSION_NORMALIZED_PNG, paths.PER_CLASS_F1_PNG,
+                         paths.RELIABILITY_PNG])
         log_table(per_class, "evaluate/per_class.json")
     cal = report.calibration
     print(f"evaluate: accuracy {report.accuracy:.4f}, macro F1 {report.macro['f1']:.4f}, "

@@ -117,7 +117,7 @@ def write_verdict(result: GateResult, source: str, out_dir: Path = paths.GATE_DI
 
 def run(cfg: Config) -> None:
     """The DVC stage: always records a verdict; fails the pipeline only if configured to."""
-    from classlens.tracking.log import replace_artifacts, set_tags
+    from classlens.tracking.log import log_for_compare, replace_artifacts, set_tags
     from classlens.tracking.runs import stage_run
 
     try:
@@ -138,5 +138,6 @@ def run(cfg: Config) -> None:
     with stage_run(paths.RUN_REF, dataclasses.asdict(cfg)):
         set_tags({"gate.verdict": verdict, "gate.failed": failed or "-"})
         replace_artifacts([paths.GATE_MD, paths.GATE_JSON], "gate")
+        log_for_compare([paths.GATE_MD])
     if cfg.gate.fail_pipeline and verdict == "fail":
         raise SystemExit(1)

@@ -11,8 +11,9 @@ from classlens.data.prepared import (cache_in_memory, load_classes, load_fingerp
                                      load_split)
 from classlens.errors import ConfigError
 from classlens.tracking.log import (epoch_metrics_callback, log_data_report, log_dataset,
-                                    log_metrics, replace_artifacts, set_tags)
+                                    log_for_compare, log_metrics, replace_artifacts, set_tags)
 from classlens.tracking.runs import training_run
+from classlens.tracking.store import resolve_tracking_uri, ui_url
 from classlens.training.summary import HEADLINE_METRIC_NAMES, epochs_run, headline
 
 
@@ -107,6 +108,7 @@ def run(cfg: Config) -> None:
                      if n > 0}})
         replace_artifacts([paths.HISTORY, paths.TRAINING_CURVES, paths.FINGERPRINT,
                            paths.CLASSES], "train")
+        log_for_compare([paths.TRAINING_CURVES])
         # preprocessing record, model card, augmentation preview, the served (pyfunc) model
         from classlens.pipeline.package_model import package_model
         package_model(model, cfg, classes=classes, fingerprint=fingerprint,
@@ -114,7 +116,8 @@ def run(cfg: Config) -> None:
                       train_images=train.images, train_labels=train.labels,
                       example_images=val.images, run_id=ref.run_id)
     print(f"train: best epoch {result.best_epoch}/{facts['epochs_run']}, "
-          f"val accuracy {facts['best_val_accuracy']:.4f}, run {ref.run_id}")
+          f"val accuracy {facts['best_val_accuracy']:.4f}, run {ref.run_id} "
+          f"({ui_url(resolve_tracking_uri(ref.tracking_uri), ref.experiment_id, ref.run_id)})")
 
 
 def _train_as_worker(build, train, val, cfg: Config, strategy) -> None:

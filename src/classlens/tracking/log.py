@@ -38,6 +38,17 @@ def replace_artifacts(files: list[Path], artifact_dir: str) -> None:
             mlflow.log_artifact(str(path), artifact_path=artifact_dir)
 
 
+def log_for_compare(files: list[Path]) -> None:
+    """Also log `files` at the run's artifact root. MLflow's compare page shows only the
+    top-level files that every compared run has (it skips folders), so each stage puts its few
+    always-written headline files there too; a re-run overwrites them. Never a file that only
+    some runs have: a re-run would leave a stale copy."""
+    import mlflow
+
+    for path in files:
+        mlflow.log_artifact(str(path))
+
+
 def log_files(files: list[Path], artifact_dir: str) -> None:
     """Log `files` under `artifact_dir`, next to what is there (see `replace_artifacts`)."""
     import mlflow

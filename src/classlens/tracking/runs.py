@@ -29,7 +29,8 @@ from classlens.atomic import write_json
 from classlens.errors import InputError
 from classlens.tracking.naming import param_values
 from classlens.tracking.options import TrackingConfig
-from classlens.tracking.store import experiment_id, resolve_tracking_uri, use_store
+from classlens.tracking.store import (check_artifact_location, experiment_id,
+                                      resolve_tracking_uri, use_store)
 
 TAG_DIGEST = "classlens.params_digest"
 TAG_TRAINED_IN = "classlens.trained_in_run"
@@ -154,6 +155,7 @@ def stage_run(run_ref_path: Path, params: Params) -> Iterator[str]:
         raise InputError(f"{err}; this stage's output files are written, only logging failed "
                          "(re-run the stage once the store is back)") from None
     try:
+        check_artifact_location(ref.experiment_id)  # a copied checkout must not log elsewhere
         run_id = _find_or_fork(ref, params)
         with mlflow.start_run(run_id=run_id):
             yield run_id
