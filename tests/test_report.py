@@ -1,5 +1,6 @@
-"""The evaluate -> analyze -> report outputs on the shrunk project (files, metrics.json format,
-MLflow run), the HTML builder, and the report opened in headless Chromium."""
+"""The evaluate -> analyze -> report outputs on the shrunk project (files, all_metrics.json
+format, MLflow run), the report's sections from the real stage outputs, the HTML builder, and
+the report opened in headless Chromium (layout: nothing overflows, no image is squashed)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ import pandas as pd
 import pytest
 
 from classlens import paths
-from classlens.reporting.html import SECTIONS, Figure, ReportContent, Table, render
+from classlens.reporting.html import Figure, Table, plural
+from classlens.reporting.report_page import (
+    SECTIONS,
+    ClassGalleries,
+    ReportContent,
+    render,
+)
 from tests.conftest import run
 from tests.helpers import modules_loaded, stages_code, tensorflow_modules
 
@@ -37,8 +44,8 @@ def _no_nan(node) -> None:
         assert math.isfinite(node)
 
 
-def test_metrics_json_has_every_number_and_the_bootstrap_format(trained_project):
-    metrics = _json(trained_project, paths.METRICS)
+def test_all_metrics_json_has_every_number_and_the_bootstrap_format(trained_project):
+    metrics = _json(trained_project, paths.ALL_METRICS)
     for key in ("accuracy", "balanced_accuracy", "top_3_accuracy", "macro_avg", "weighted_avg",
                 "micro_avg", "log_loss", "cohen_kappa", "roc_auc_ovr_macro", "per_class",
                 "undefined", "bootstrap", "calibration"):
@@ -98,9 +105,13 @@ def test_analyze_writes_lists_pairs_suspects_and_galleries(trained_project):
     assert weak["class"].tolist() == summary["weak_classes"]
     keys = [g["key"] for g in summary["galleries"]]
     assert keys[:2] == ["most_confident_errors", "least_confident_correct"]
-    assert sum(k.startswith("class_") for k in keys) == 10 and keys[-1] == "label_suspects"
+    # every class both ways: missed (true is the class), false alarms (predicted as it)
+    assert sum(k.startswith("class_") for k in keys) == 20 and keys[-1] == "label_suspects"
     for gallery in summary["galleries"]:
-        assert (trained_project / gallery["file"]).read_bytes()[:4] == PNG, gallery["key"]
+        if gallery["file"]:  # an empty gallery draws no figure
+            assert (trained_project / gallery["file"]).read_bytes()[:4] == PNG, gallery["key"]
+        else:
+            assert gallery["images"] == 0, gallery["key"]
     index = pd.read_csv(trained_project / paths.GALLERY_INDEX)
     assert set(index["gallery"]) <= set(keys) and {"id", "path", "confidence"} <= set(
         index.columns)
@@ -111,20 +122,24 @@ def test_mlflow_holds_per_class_metrics_tables_images_and_the_report(trained_pro
     mlflow.set_tracking_uri(f"sqlite:///{trained_project / 'mlflow.db'}")
     client = mlflow.MlflowClient()
     metrics = client.get_run(ref["run_id"]).data.metrics
-    written = _json(trained_project, paths.METRICS)
+    written = _json(trained_project, paths.ALL_METRICS)
     for name, values in written["per_class"].items():
         for metric, value in values.items():  # undefined (null) numbers are not logged
-            assert (f"{metric}.{name}" in metrics) == (value is not None), f"{metric}.{name}"
+            key = f"test/{metric}/{name}"
+            assert (key in metrics) == (value is not None), key
             if value is not None:
-                assert metrics[f"{metric}.{name}"] == pytest.approx(value)
-        assert f"f1_ci_low.{name}" in metrics and f"f1_ci_high.{name}" in metrics
-    for key in ("balanced_accuracy", "f1_micro", "log_loss", "cohen_kappa", "roc_auc_ovr_macro",
-                "accuracy_ci_low", "f1_macro_ci_high", "ece", "mce", "adaptive_ece",
-                "temperature", "ece_temperature_scaled", "n_label_suspects", "n_weak_classes"):
+                assert metrics[key] == pytest.approx(value)
+        assert f"test/f1_low/{name}" in metrics and f"test/f1_high/{name}" in metrics
+    for key in ("test/balanced_accuracy", "test/f1_micro", "test/log_loss", "test/cohen_kappa",
+                "test/roc_auc_ovr_macro", "test/accuracy_low", "test/f1_macro_high", "test/ece",
+                "test/mce", "test/adaptive_ece", "test/temperature", "test/ece_scaled",
+                "n_label_suspects", "n_weak_classes"):
         assert key in metrics, key
-    listed = {a.path for folder in ("evaluate", "analyze", "report")
+    assert metrics["test/accuracy"] == pytest.approx(written["accuracy"])
+    listed = {a.path for folder in ("evaluate", "evaluate/figures", "analyze", "report")
               for a in client.list_artifacts(ref["run_id"], folder)}
-    for name in ("evaluate/per_class.json", "evaluate/roc", "evaluate/reliability.png",
+    for name in ("evaluate/all_metrics.json", "evaluate/per_class.json", "evaluate/roc",
+                 "evaluate/figures/reliability.png",
                  "analyze/galleries.json", "analyze/weak_classes.json", "analyze/galleries",
                  "report/report.html", "report/model_card.md"):
         assert name in listed, name
@@ -173,7 +188,7 @@ def _content(**kw) -> ReportContent:
 
 def test_report_holds_the_model_card_completed_with_the_evaluated_metrics(trained_project):
     card = (trained_project / paths.REPORT_MODEL_CARD).read_text()
-    metrics = _json(trained_project, paths.METRICS)
+    metrics = _json(trained_project, paths.ALL_METRICS)
     assert "Not evaluated yet" not in card and "Weakest classes" in card
     assert f"| accuracy | {metrics['accuracy']:.4f}".rstrip("0").rstrip(".") in card
     for name in map(str, range(10)):
@@ -183,6 +198,7 @@ def test_report_holds_the_model_card_completed_with_the_evaluated_metrics(traine
     assert "<table>" in section and "Weakest classes" in section
     assert "Not evaluated yet" not in section
     assert "&lt;details&gt;" not in section and "&lt;!--" not in section  # markers dropped
+    assert "<details><summary>Layers</summary>" in section  # the layer table stays folded
 
 
 def test_report_shows_each_explanation_methods_trust_numbers_and_flags(trained_project):
@@ -194,6 +210,134 @@ def test_report_shows_each_explanation_methods_trust_numbers_and_flags(trained_p
         assert f">{record['deletion_auc']:.4f}<" in row, method
         for flag in record["flags"]:
             assert flag.replace("'", "&#x27;") in row, (method, flag)
+    # the explain stage's figures in its order, with its captions; one tab per method
+    import html
+
+    listed = json.loads((trained_project / paths.EXPLAIN_DIR / "figures.json").read_text())
+    for entry in listed:
+        assert html.escape(entry["caption"], quote=True) in section, entry["file"]
+    tabs = re.findall(r"<label for='method-\d+'>(.*?)</label>", section)
+    assert tabs == [html.escape(e["title"], quote=True) for e in listed if e["kind"] == "method"]
+    assert section.count("<img") == len(listed)
+
+
+def _section(page: str, section_id: str) -> str:
+    return page.split(f"<section id='{section_id}'>")[1].split("</section>")[0]
+
+
+def _text(html_part: str) -> str:
+    """The visible text of a piece of the page (tags dropped, entities decoded)."""
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", " ", html_part))
+
+
+def test_report_title_and_headline_name_the_options_and_the_test_numbers(trained_project):
+    import yaml
+
+    page = (trained_project / paths.REPORT).read_text()
+    params = yaml.safe_load((trained_project / paths.PARAMS).read_text())
+    title = f"{params['model']['name']} on {params['data']['name']}"
+    assert f"<title>{title}" in page and f"<h1>{title}" in page
+    metrics = _json(trained_project, paths.ALL_METRICS)
+    low, high = (metrics["bootstrap"]["intervals"]["accuracy"][k] for k in ("low", "high"))
+    summary = _text(_section(page, "summary"))
+    assert f"test accuracy {metrics['accuracy']:.4f} 95% interval {low:.4f}\u2013{high:.4f}" in (
+        " ".join(summary.split()))
+    assert f"test images (n) {metrics['n_samples']}" in " ".join(summary.split())
+    gate = _json(trained_project, paths.GATE_JSON)
+    verdict = {"unusable": "not judged"}.get(gate["verdict"], gate["verdict"])
+    assert f"gate verdict {verdict}" in " ".join(summary.split())
+    # the gate section: its verdict, and one row per rule (none when it could not judge)
+    section = _section(page, "gate")
+    assert section.count("<tr>") == len(gate["rows"]) + (1 if gate["rows"] else 0)
+    assert (gate.get("reason") or "") .replace("'", "&#x27;")[:60] in section
+
+
+def test_report_shows_training_curves_data_report_and_augmentation(trained_project):
+    from classlens.training import summary
+
+    page = (trained_project / paths.REPORT).read_text()
+    history = pd.read_csv(trained_project / paths.HISTORY)
+    best = summary.best_epoch(history)
+    training = _section(page, "training")
+    n = summary.epochs_run(history)
+    assert f"{n} epoch{'s' if n != 1 else ''} run" in training
+    assert f"best epoch {best} by validation loss" in training
+    assert training.count("<img") == 1  # the curves
+    data = _section(page, "data")
+    counts = _json(trained_project, paths.FINGERPRINT)["counts"]
+    table = data.split("Images per class and split")[1].split("</table>")[0]
+    for name in counts["train"]:
+        row = [c for c in re.findall(r"<td[^>]*>(.*?)</td>", table.split(f">{name}</td>")[1]
+                                     .split("</tr>")[0])]
+        assert row == [str(counts[s][name]) for s in paths.SPLITS] + [
+            str(sum(counts[s][name] for s in paths.SPLITS))], name
+    assert data.count("No files skipped.") == 1 and "Skipped files" not in data
+    assert "Augmentation preview." in data and data.count("<img") == 3  # counts, samples, preview
+
+
+def test_report_galleries_show_each_class_both_ways(trained_project):
+    page = (trained_project / paths.REPORT).read_text()
+    section = _section(page, "galleries")
+    matrix = _json(trained_project, paths.CONFUSION_MATRIX)
+    counts = matrix["counts"]
+    summary = _json(trained_project, paths.ANALYSIS_SUMMARY)
+    drawn = {(g["class"], g["kind"]) for g in summary["galleries"]
+             if g["kind"] in ("missed", "false_alarms") and g["images"]}
+    clean = []
+    for i, name in enumerate(matrix["classes"]):
+        missed = sum(counts[i]) - counts[i][i]
+        alarms = sum(row[i] for row in counts) - counts[i][i]
+        if not missed and not alarms:
+            clean.append(name)
+            continue
+        line = (f"Class {name}: {missed} of {sum(counts[i])} missed \u00b7 "
+                f"{plural(alarms, 'false alarm')} (precision")
+        assert line in _text(section), line
+        block = section.split(f"Class {name}: ")[1].split("</details>")[0]
+        assert block.count("<img") == ((name, "missed") in drawn) + (
+            (name, "false_alarms") in drawn), name
+    if clean:
+        assert f"No misses and no false alarms: class{'es' if len(clean) > 1 else ''}" in section
+    assert not re.search(r"\b1 (errors|images|false alarms|classes)\b", _text(page))
+
+
+def test_empty_parts_say_so_once_and_plurals_agree():
+    content = _content()
+    content.analysis.update(n_label_suspects=0)
+    content.tables["label-suspects"] = [Table("Suspects", [])]
+    content.figures["label-suspects"] = [Figure("empty", PNG + b"0000")]
+    content.class_galleries = [
+        ClassGalleries("7", support=36, missed=0, false_alarms=3, precision=0.92, recall=1.0,
+                       false_alarm_figure=Figure("fa", PNG + b"0000")),
+        ClassGalleries("1", support=36, missed=1, false_alarms=1, precision=0.97, recall=0.97),
+        ClassGalleries("2", support=35, missed=0, false_alarms=0, precision=1.0, recall=1.0)]
+    page = render(content)
+    suspects = _section(page, "label-suspects")
+    assert "No label suspects." in suspects and "<img" not in suspects and "<table" not in suspects
+    galleries = _text(_section(page, "galleries"))
+    assert "Class 7: 0 of 36 missed \u00b7 3 false alarms (precision 0.9200" in galleries
+    assert "Class 1: 1 of 36 missed \u00b7 1 false alarm (precision" in galleries
+    assert galleries.count("none missed") == 1 and "No misses and no false alarms: class 2." in (
+        galleries)
+    assert "1 missed (no gallery drawn)" in galleries  # counted, but the stage drew none
+    assert [plural(n, "error") for n in (0, 1, 2)] == ["0 errors", "1 error", "2 errors"]
+
+
+def test_headline_says_when_temperature_scaling_made_calibration_worse():
+    def page(after: float) -> str:
+        metrics = {"accuracy": 0.9, "macro_avg": {"f1": 0.9}, "per_class": {},
+                   "calibration": {"n_bins": 15, "ece": 0.0100, "temperature": {
+                       "value": 1.3, "ece": after}}}
+        return render(ReportContent(title="t", metrics=metrics, run={},
+                                    per_class=Table("p", []), analysis={}))
+
+    worse = _text(_section(page(0.0127), "summary"))
+    assert "did not improve calibration on the test split" in worse
+    assert "ECE (15 bins, as predicted) 0.0100 after temperature scaling: 0.0127" in (
+        " ".join(worse.split()))  # the headline ECE is the unscaled one
+    assert "did not improve" not in page(0.0050)
 
 
 def test_card_and_page_name_the_interval_level_from_bootstrap_level():
@@ -208,8 +352,8 @@ def test_card_and_page_name_the_interval_level_from_bootstrap_level():
     assert "| accuracy | 0.75 | 0.625 – 0.875 |" in section and "95%" not in section
     page = render(ReportContent(title="t", metrics=metrics, run={}, per_class=Table("p", []),
                                 analysis={}))
-    assert "Brackets: 90% percentile bootstrap intervals (50 resamples, seed 0)." in page
-    assert "[0.6250, 0.8750]" in page
+    assert "Intervals: 90% percentile bootstrap (50 resamples of the test split, seed 0)." in page
+    assert "90% interval 0.6250\u20130.8750" in page
 
 
 def test_render_escapes_names_and_lays_out_every_section():
@@ -242,6 +386,32 @@ def _chromium_run(url: str, tmp_path: Path, *extra: str) -> subprocess.Completed
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
+# Measures the rendered page: any section whose content is wider than its box (a table that
+# overflows), any image shown at another aspect ratio than drawn or above its drawn size, and
+# the page's height at a 1400 px wide window.
+_LAYOUT_PROBE = """<script>window.addEventListener('load',function(){var bad=[];
+document.querySelectorAll('section').forEach(function(s){
+ if(s.scrollWidth>s.clientWidth+1)bad.push('overflows: '+s.id);});
+document.querySelectorAll('img').forEach(function(i){var w=i.clientWidth,h=i.clientHeight;
+ if(!w)return;var drawn=i.naturalWidth/i.naturalHeight;
+ if(Math.abs(w/h-drawn)>0.02*drawn)bad.push('squashed: '+i.alt);
+ if(w>i.naturalWidth+1)bad.push('upscaled: '+i.alt);});
+document.body.setAttribute('data-layout',JSON.stringify(
+ {bad:bad,height:document.documentElement.scrollHeight}));});</script></body>"""
+MAX_PAGE_HEIGHT = 17000  # px at 1400 px wide (about 15,200 here); it was over 22,000
+
+
+def _layout(report: Path, tmp_path: Path) -> dict:
+    import html
+
+    probed = tmp_path / "probed.html"
+    probed.write_text(report.read_text().replace("</body>", _LAYOUT_PROBE))
+    proc = _chromium_run(probed.as_uri(), tmp_path, "--dump-dom", "--window-size=1400,1000")
+    found = re.search(r'data-layout="([^"]*)"', proc.stdout)
+    assert found, proc.stderr[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
 def test_report_renders_in_headless_chromium_without_console_errors(trained_project, tmp_path):
     report = trained_project / paths.REPORT
     url = report.as_uri() + "#sort=per-class-table:f1:asc"
@@ -262,6 +432,9 @@ def test_report_renders_in_headless_chromium_without_console_errors(trained_proj
     defined = [float(v) for v in f1 if v != "\u2014"]
     assert len(rows) == 10 and defined == sorted(defined)
     assert f1[len(defined):] == ["\u2014"] * (10 - len(defined))  # undefined last
+    layout = _layout(report, tmp_path)
+    assert not layout["bad"], layout["bad"]  # no section wider than its box, no image squashed
+    assert layout["height"] < MAX_PAGE_HEIGHT, layout["height"]
     shot = tmp_path / "report.png"
     proc = _chromium_run(report.as_uri(), tmp_path, f"--screenshot={shot}",
                          "--window-size=1280,2400", "--hide-scrollbars")

@@ -1,65 +1,53 @@
 """Stage `report`: one self-contained HTML page per experiment (`data/report/report.html`) from
-what evaluate, analyze and explain wrote, and the model card completed with the evaluated metrics
-(`data/report/model_card.md`, also a section of the page); both logged to the experiment's
-MLflow run.
+what prepare, train, evaluate, analyze, explain and gate wrote, and the model card completed
+with the evaluated metrics (`data/report/model_card.md`, also a section of the page); both
+logged to the experiment's MLflow run.
 
-The explanation figures are whatever PNGs the explain stage left in `data/explain/` (a directory
-listing, so the report does not depend on how explain names or draws them); none is fine.
+The explanation figures and their captions come from the explain stage's list
+(`data/explain/figures.json`); without it, from the PNGs in `data/explain/`. None is fine.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 from classlens import paths
 from classlens.atomic import write_text
 from classlens.config import Config
-from classlens.errors import InputError
+from classlens.data import report as data_report
 from classlens.evaluation import results
 from classlens.explain.trust import HEADLINE_COLUMNS, trust_rows
-from classlens.reporting.html import Figure, ReportContent, Table, render
+from classlens.pipeline.report_inputs import (
+    DATA_REPORT,
+    GALLERY_SCALE,
+    class_galleries,
+    data_part,
+    explain_figures,
+    figure_file,
+    gallery_figures,
+    read_csv,
+    read_json,
+    run_name,
+    title,
+    training_part,
+)
+from classlens.reporting.html import Figure, Table
 from classlens.reporting.model_card import completed_card
+from classlens.reporting.report_page import ReportContent, render
 from classlens.tracking.log import replace_artifacts
 from classlens.tracking.runs import RunRef, stage_run
 
-LIST_ROWS = 50  # rows of each long list shown in the report (the CSVs hold them all)
-
-
-def _need(path: Path) -> Path:
-    if not path.exists():
-        raise InputError(f"{path}: not found; run the stage that writes it first (`dvc repro`)")
-    return path
-
-
-def _csv(path: Path, *, head: int | None = None) -> Table:
-    import pandas as pd
-
-    frame = pd.read_csv(_need(path), keep_default_na=False, na_values=[""])
-    total = len(frame)
-    if head is not None:
-        frame = frame.head(head)
-    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
-            for r in frame.to_dict("records")]
-    return Table(caption=path.name, rows=rows, columns=list(frame.columns), total=total)
-
-
-def _figure(path: Path, caption: str) -> list[Figure]:
-    return [Figure(caption, path.read_bytes())] if path.exists() else []
-
-
-def _titled(table: Table, caption: str, note: str = "") -> Table:
-    table.caption, table.note = caption, note
-    return table
+TRUST_COLUMNS = [c for c in HEADLINE_COLUMNS if c != "flagged"]  # the flags column says it
 
 
 def collect(cfg: Config) -> ReportContent:
     """Read every input of the report (raises InputError naming a missing one)."""
-    metrics = results.load(paths.METRICS)
-    analysis = json.loads(_need(paths.ANALYSIS_SUMMARY).read_text(encoding="utf-8"))
+    metrics = results.load(paths.ALL_METRICS)
+    a = analysis = read_json(paths.ANALYSIS_SUMMARY)
     ref = RunRef.read(paths.RUN_REF)
+    confusion = read_json(paths.CONFUSION_MATRIX)
+    gate = read_json(paths.GATE_JSON) if paths.GATE_JSON.exists() else None
     calibration = metrics.calibration or {}
     scaled = calibration.get("temperature") or {}
     cal_rows = [
@@ -70,83 +58,97 @@ def collect(cfg: Config) -> ReportContent:
          "MCE": scaled.get("mce"), "adaptive ECE": scaled.get("adaptive_ece"),
          "NLL": scaled.get("nll"), "accuracy": scaled.get("accuracy")},
     ]
-    galleries = {g["key"]: g for g in analysis.get("galleries", [])}
-    groups = {"errors": "Most confident errors and least confident correct predictions",
-              "correct": "Most confident errors and least confident correct predictions",
-              "pair": "Most confused pairs", "class": "Per class (weakest F1 first)"}
-    gallery_figures: dict[str, list[Figure]] = {}
-    for g in galleries.values():
-        if g["kind"] in groups and Path(g["file"]).exists():
-            gallery_figures.setdefault(f"galleries:{groups[g['kind']]}", []).append(
-                Figure(g["title"], Path(g["file"]).read_bytes()))
-    suspects = galleries.get("label_suspects")
-    explain_pngs = sorted(paths.EXPLAIN_DIR.rglob("*.png")) if paths.EXPLAIN_DIR.is_dir() else []
-    card = completed_card(paths.MODEL_CARD, metrics, confusion_path=paths.CONFUSION_MATRIX)
     trust_tables = []
     if paths.EXPLAIN_TRUST.exists():
-        trust = json.loads(paths.EXPLAIN_TRUST.read_text(encoding="utf-8"))
+        trust = read_json(paths.EXPLAIN_TRUST)
         trust_tables.append(Table(
-            "Trust checks per method", trust_rows(trust, HEADLINE_COLUMNS),
+            "Trust checks per method", trust_rows(trust, TRUST_COLUMNS),
             note=f"On {trust.get('images')} explained images. AUCs: predicted-class probability "
                  "as pixels are deleted (lower is better) or inserted (higher is better) in the "
                  "map's order; *_random: the same in random orders. spearman_final: rank "
                  "correlation with the maps of the fully re-initialised model (near 0 is "
-                 "good). A flagged method did no better than random or barely depends on the "
-                 "model: trust its maps least."))
-    a = analysis
+                 "good). A method with flags did no better than random or barely depends on "
+                 "the model: trust its maps least."))
+    data_notes, data_tables, data_lists = data_part()
+    methods, explain_others = explain_figures()
+    suspects = next((g for g in a.get("galleries", []) if g["key"] == "label_suspects"), None)
     return ReportContent(
-        title=f"classlens report \u2014 {cfg.tracking.experiment}"
-              + (f" / {os.environ['DVC_EXP_NAME']}" if os.environ.get("DVC_EXP_NAME") else ""),
+        title=title(cfg),
         metrics=metrics,
-        run={"MLflow run": ref.run_id, "experiment id": ref.experiment_id,
+        run={"run": run_name() or "\u2014", "MLflow run id": ref.run_id,
+             "MLflow experiment": f"{cfg.tracking.experiment} ({ref.experiment_id})",
              "params digest": ref.params_digest},
-        per_class=_titled(_csv(paths.PER_CLASS), "Metrics per class"),
+        per_class=Table("Metrics per class", read_csv(paths.PER_CLASS, head=None).rows),
         analysis=analysis,
+        gate=gate,
+        notes={"training": training_part(), "data": data_notes},
+        class_galleries=class_galleries(metrics, analysis, confusion),
         figures={
-            "per-class": _figure(paths.PER_CLASS_F1_PNG, "F1 per class with bootstrap intervals"),
-            "confusion": (_figure(paths.CONFUSION_NORMALIZED_PNG, "Row-normalised (recall)")
-                          + _figure(paths.CONFUSION_COLUMN_NORMALIZED_PNG,
-                                    "Column-normalised (precision)")
-                          + _figure(paths.CONFUSION_COUNTS_PNG, "Counts")),
-            "curves": (_figure(paths.ROC_PNG, "ROC, one-vs-rest")
-                       + _figure(paths.PR_PNG, "Precision-recall, one-vs-rest")),
-            "calibration": _figure(paths.RELIABILITY_PNG, "Reliability diagram, before and after "
-                                   "temperature scaling (bottom: confidence histogram)"),
-            **gallery_figures,
-            "label-suspects": ([Figure(suspects["title"], Path(suspects["file"]).read_bytes())]
-                               if suspects and Path(suspects["file"]).exists() else []),
-            "explanations": [Figure(str(p.relative_to(paths.EXPLAIN_DIR)), p.read_bytes())
-                             for p in explain_pngs],
+            "training": figure_file(paths.TRAINING_CURVES, "Loss, accuracy and learning rate per "
+                                "epoch on the training and validation splits.", width="full"),
+            "data-row": figure_file(DATA_REPORT / data_report.CLASS_COUNTS_PNG,
+                                "Images per class in each split.", max_px=600),
+            "data": (figure_file(DATA_REPORT / data_report.SAMPLES_PNG, "The first training images "
+                             "of each class, as prepared (resized, colour-converted).",
+                             title="Samples", max_px=480)
+                     + figure_file(paths.AUGMENT_PREVIEW, "Training images (left) and random "
+                               "augmentations of each, as the model's augmentation layers apply "
+                               "them during training only.", title="Augmentation preview",
+                               max_px=620)),
+            "per-class": figure_file(paths.PER_CLASS_F1_PNG, "F1 per class with bootstrap "
+                                 "intervals."),
+            "confusion": (figure_file(paths.CONFUSION_NORMALIZED_PNG, "Each row sums to 1: the "
+                                  "diagonal is the recall of the true class.",
+                                  title="Row-normalised", max_px=560)
+                          + figure_file(paths.CONFUSION_COLUMN_NORMALIZED_PNG, "Each column sums "
+                                    "to 1: the diagonal is the precision of the predicted "
+                                    "class.", title="Column-normalised", max_px=560)),
+            "confusion-more": figure_file(paths.CONFUSION_COUNTS_PNG, "Test images per (true, "
+                                      "predicted) pair.", title="Counts"),
+            "curves": (figure_file(paths.ROC_PNG, "ROC, one class against the rest.", max_px=560)
+                       + figure_file(paths.PR_PNG, "Precision-recall, one class against the rest.",
+                                 max_px=560)),
+            "calibration": figure_file(paths.RELIABILITY_PNG, "Reliability diagram before and "
+                                       "after temperature scaling (bottom: confidence "
+                                       "histogram).", width="full", max_px=900),
+            "galleries": gallery_figures(analysis, ("errors", "correct")),
+            "galleries-pairs": gallery_figures(analysis, ("pair",)),
+            "label-suspects": ([Figure(suspects["title"], Path(suspects["file"]).read_bytes(),
+                                       scale=GALLERY_SCALE, titled=True)]
+                               if suspects and suspects.get("file") and suspects.get("images")
+                               and Path(suspects["file"]).exists() else []),
+            "explanations-methods": methods,
+            "explanations": explain_others,
         },
         tables={
-            "confusion": [_titled(_csv(paths.CONFUSED_PAIRS, head=LIST_ROWS),
-                                  "Most confused pairs, directional (true \u2192 predicted)",
-                                  "rate: share of the true class's images"),
-                          _titled(_csv(paths.CONFUSED_PAIRS_SYMMETRIC, head=LIST_ROWS),
-                                  "Most confused pairs, symmetric (a \u2194 b)",
-                                  "rate: errors either way over the images of both classes")],
+            "data": data_tables,
+            "data-lists": data_lists,
+            "confusion": [read_csv(paths.CONFUSED_PAIRS,
+                                   "Most confused pairs (true \u2192 predicted)",
+                                   "rate: share of the true class's images"),
+                          read_csv(paths.CONFUSED_PAIRS_SYMMETRIC,
+                                   "Most confused pairs (a \u2194 b)",
+                                   "rate: errors either way over the images of both classes")],
             "calibration": [Table("Calibration of the top-1 confidence", cal_rows,
                                   note=f"{calibration.get('n_bins')} equal-width bins; adaptive "
                                        "ECE uses as many equal-mass bins; the temperature is "
                                        f"fitted on {scaled.get('n_validation')} validation "
                                        "images and leaves every prediction unchanged.")],
             "errors": [
-                _titled(_csv(paths.WEAK_CLASSES), "Weak classes and why",
-                        f"F1 below {a.get('weak_f1_floor')}. Low precision: the model "
-                        "over-predicts the class (steals_from: the classes whose images it "
-                        "takes). Low recall: its images go elsewhere (absorbed_by)."),
-                _titled(_csv(paths.CONFIDENTLY_WRONG, head=LIST_ROWS),
-                        f"Confidently wrong (confidence > "
-                        f"{a.get('confidently_wrong_threshold')})"),
-                _titled(_csv(paths.LOW_CONFIDENCE, head=LIST_ROWS),
-                        f"Low confidence (confidence < {a.get('low_confidence_threshold')})"),
+                read_csv(paths.WEAK_CLASSES, "Weak classes and why",
+                     f"F1 below {a.get('weak_f1_floor')}. Low precision: the model over-predicts "
+                     "the class (steals_from: the classes whose images it takes). Low recall: "
+                     "its images go elsewhere (absorbed_by)."),
+                read_csv(paths.CONFIDENTLY_WRONG,
+                     f"Confidently wrong (confidence > {a.get('confidently_wrong_threshold')})"),
+                read_csv(paths.LOW_CONFIDENCE,
+                     f"Low confidence (confidence < {a.get('low_confidence_threshold')})"),
             ],
-            "label-suspects": [_titled(_csv(paths.LABEL_SUSPECTS, head=LIST_ROWS),
-                                       f"Suspects ranked by {a.get('suspect_score')}",
-                                       "lower score = more suspicious")],
+            "label-suspects": [read_csv(paths.LABEL_SUSPECTS, f"Suspects ranked by "
+                                    f"{a.get('suspect_score')}", "lower score = more suspicious")],
             "explanations": trust_tables,
         },
-        model_card=card,
+        model_card=completed_card(paths.MODEL_CARD, metrics, confusion_path=paths.CONFUSION_MATRIX),
     )
 
 
@@ -158,4 +160,4 @@ def run(cfg: Config) -> None:
     with stage_run(paths.RUN_REF, asdict(cfg)):
         replace_artifacts([paths.REPORT, paths.REPORT_MODEL_CARD], "report")
     print(f"report: {paths.REPORT} ({len(page) / 1e6:.1f} MB, "
-          f"{len(content.figures.get('explanations', []))} explanation figures)")
+          f"{len(content.figures.get('explanations-methods', []))} attribution methods)")
