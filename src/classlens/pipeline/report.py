@@ -110,7 +110,7 @@ def collect(cfg: Config) -> ReportContent:
                                  max_px=560)),
             "calibration": figure_file(paths.RELIABILITY_PNG, "Reliability diagram before and "
                                        "after temperature scaling (bottom: confidence "
-                                       "histogram).", width="full", max_px=900),
+                                       "histogram).", max_px=720),
             "galleries": gallery_figures(analysis, ("errors", "correct")),
             "galleries-pairs": gallery_figures(analysis, ("pair",)),
             "label-suspects": ([Figure(suspects["title"], Path(suspects["file"]).read_bytes(),

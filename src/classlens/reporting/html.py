@@ -71,7 +71,7 @@ table.sortable th.desc:after{content:' \\25BC';color:#1f3a5f}tr.weak td{backgrou
 .figs{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:12px 20px;align-items:start}
 .figs>.full{grid-column:1/-1}@media(max-width:900px){.figs{grid-template-columns:minmax(0,1fr)}}
 .row{display:flex;flex-wrap:wrap;gap:12px 24px;align-items:flex-start}.row>*{min-width:0;
- max-width:100%}.row>figure{flex:1 1 380px}
+ max-width:100%}.row>div>.note{max-width:36em}.row>figure{flex:1 1 380px}
 figure{margin:4px 0 8px}figure img{width:auto;height:auto;max-width:100%;border:1px solid #eee;
  display:block}
 figcaption{font-size:12px;color:#5b6570;max-width:70em}.note{color:#5b6570;font-size:12px}

@@ -150,7 +150,8 @@ def _gate(content: ReportContent) -> str:
         return (f"<p><span class='badge unusable'>not judged</span> "
                 f"{esc(gate.get('reason', ''))}</p>")
     order = {"fail": 0, "warn": 1, "pass": 2}
-    rows = sorted(gate.get("rows", []), key=lambda r: order.get(r.get("verdict"), 3))
+    rows = [{**r, "change": format_number(r.get("change"), name="change", signed=True)}
+            for r in sorted(gate.get("rows", []), key=lambda r: order.get(r.get("verdict"), 3))]
     columns = ["metric", "baseline", "now", "change", "limit", "verdict"]
     if any(r.get("reason") for r in rows):
         columns.append("reason")
@@ -270,8 +271,10 @@ def render(content: ReportContent) -> str:
                                 for f in content.figures.get("confusion-more", []))
                       + _tables(content, "confusion", side_by_side=True)),
         "curves": _figs(content, "curves", "no curves"),
-        "calibration": (_notes(content, "calibration") + _tables(content, "calibration")
-                        + _figs(content, "calibration")),
+        "calibration": (_notes(content, "calibration") + "<div class='row'>"
+                        + _tables(content, "calibration")
+                        + "".join(figure_html(f) for f in content.figures.get("calibration", []))
+                        + "</div>"),
         "errors": _tables(content, "errors"),
         "galleries": _galleries(content),
         "label-suspects": _label_suspects(content),
