@@ -48,7 +48,8 @@ def package_model(model, cfg: Config, *, classes: list[str], fingerprint: dict, 
     card = model_card.render_card(summary=summarize_model(model),
                                   preprocessing=record.to_json(), fingerprint=fingerprint,
                                   data_source=cfg.data.source, training=training,
-                                  run_id=run_id, model_uri=model_uri)
+                                  run_id=run_id, model_uri=model_uri,
+                                  title=f"{cfg.model.name} on {cfg.data.name}")
     write_text(paths.MODEL_CARD, card)
 
     layers = augment_preview.augmentation_layers(model)

@@ -41,6 +41,7 @@ def render_card(
     training: dict[str, Any],
     run_id: Optional[str] = None,
     model_uri: Optional[str] = None,
+    title: Optional[str] = None,
 ) -> str:
     """The card as Markdown, its evaluation section a placeholder (see `complete_card`).
 
@@ -51,13 +52,15 @@ def render_card(
         data_source: the configured data source name.
         training: headline training facts, e.g. best_epoch, epochs_run, best_val_accuracy.
         run_id, model_uri: where the run and the logged model are in MLflow.
+        title: what the card is about, e.g. "cnn_small on digits (run small)"; default: the
+            Keras model's name on `data_source`.
     """
     classes = list(preprocessing["class_names"])
     counts = fingerprint.get("counts", {})
     splits = [s for s in ("train", "val", "test") if s in counts]
     total = summary.trainable_params + summary.frozen_params + summary.statistics_params
     lines = [
-        f"# Model card: {summary.name} on {data_source}",
+        f"# Model card: {title or f'{summary.name} on {data_source}'}",
         "",
         "Written by the classlens train stage. "
         + (f"MLflow run `{run_id}`" if run_id else "")
