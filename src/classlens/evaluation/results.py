@@ -45,15 +45,15 @@ NOT_METRICS = (BOOTSTRAP, UNDEFINED)
 
 Interval = tuple[Optional[float], Optional[float]]  # (low, high); None where undefined
 
-# metrics.json, in display order (`dvc exp show` lists metric columns in file order, then the
-# params): the test accuracy and its bootstrap interval, macro F1 and the weakest class's F1,
-# log loss, the (unscaled) expected calibration error and the test split's size. Measured with
-# DVC 3.67: these take about 90 of a 200-column terminal beside the experiment names, leaving
-# room for four or five changed params; each further number pushes one param behind `…`. The
-# rest (every class, every interval, top-k, balanced accuracy, kappa, AUC, the temperature-scaled
-# calibration) lives in all_metrics.json, the report and MLflow.
-HEADLINE = ("accuracy", "accuracy_low", "accuracy_high", "f1_macro", "f1_weakest", "log_loss",
-            "ece", "n_samples")
+# metrics.json, in display order (`dvc exp show` lists metric columns in file order): the test
+# accuracy, macro F1 and the weakest class's F1, log loss, the (unscaled) expected calibration
+# error and the test split's size. Measured with DVC 3.67 in a 200-column terminal: the
+# experiment names, the first changed dep's hash (about 40 columns, never collapsed) and these
+# (about 60) leave room for three or four changed params; DVC collapses params before metrics,
+# so each further number here hides a param behind `…` (two interval columns hid two). The rest
+# (every class, every interval, top-k, balanced accuracy, kappa, AUC, the temperature-scaled
+# calibration) lives in all_metrics.json, the report, `classlens compare` and MLflow.
+HEADLINE = ("accuracy", "f1_macro", "f1_weakest", "log_loss", "ece", "n_samples")
 
 
 @dataclass(frozen=True)
@@ -203,11 +203,9 @@ class Metrics:
 
     def headline_json(self) -> dict[str, Optional[float]]:
         """The compact numbers of metrics.json, in `HEADLINE` order (None where undefined)."""
-        low, high = self.interval("accuracy") or (None, None)
         weakest = self.weakest_class()
         values = {
-            "accuracy": self.accuracy, "accuracy_low": low, "accuracy_high": high,
-            "f1_macro": self.average("macro_avg", "f1"),
+            "accuracy": self.accuracy, "f1_macro": self.average("macro_avg", "f1"),
             "f1_weakest": None if weakest is None else weakest[1],
             "log_loss": self.headline.get("log_loss"), "ece": self.ece()[0],
             "n_samples": self.n_samples,
