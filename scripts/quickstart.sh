@@ -8,3 +8,4 @@ bash scripts/setup.sh
 . .venv/bin/activate   # dvc.yaml's `python stages/...` commands must find this environment
 dvc repro "$@"
 dvc metrics show
+echo "The report: data/report/report.html · experiments: dvc exp show --only-changed · runs: mlflow ui"
