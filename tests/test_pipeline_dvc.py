@@ -221,10 +221,12 @@ def test_first_screens_are_right_and_readable(repo, first_repro, tmp_path):
     run(["git", "clone", "-q", str(repo), str(clone)], cwd=tmp_path)
     plots = run(["dvc", "plots", "diff", "main", "--json"], cwd=clone)
     assert "failed to load" not in plots.stderr + plots.stdout, plots.stderr
-    drawn = json.loads(plots.stdout)
-    curves = [p for name, entries in drawn.items() if name == "Loss" for p in entries]
-    revisions = {row.get("rev") for p in curves for row in p["content"]["data"]["values"]}
-    assert "main" in revisions, drawn.get("Loss")
+    (loss,) = json.loads(plots.stdout)["data"]["Loss"]  # DVC's vega-lite spec, data inlined
+    rows = loss["content"]["data"]["values"]
+    assert {"workspace", "main"} <= set(loss["revisions"])
+    drawn = {(row["rev"], row["field"]) for row in rows}
+    assert {("main", "train/loss"), ("main", "val/loss")} <= drawn, drawn
+    assert '"title": "loss (cross-entropy)"' in json.dumps(loss["content"])  # not "y"
 
 
 @pytest.mark.slow
