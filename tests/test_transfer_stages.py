@@ -92,7 +92,7 @@ def test_backbone_runs_through_every_stage_in_two_phases(project, architecture):
     client, mlrun = open_run(project)
     phase = client.get_metric_history(mlrun.info.run_id, "phase")
     assert [(m.step, m.value) for m in sorted(phase, key=lambda m: m.step)] == [(0, 1), (1, 2)]
-    assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "val_loss")] == [0, 1]
+    assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "val/loss")] == [0, 1]
     assert mlrun.data.tags["phase2_start_epoch"] == "2"
     assert mlrun.data.tags["model_architecture"] == architecture
     assert mlrun.data.tags["dtype_policy"] == choose_policy(
@@ -132,7 +132,7 @@ def test_provided_model_file_runs_through_every_stage_unchanged(project):
     assert list(history["epoch"]) == [0] and list(history["phase"]) == [0]
     val = load_split("val", project / paths.PREPARED_DIR)  # scored with the file's own outputs
     own = user.predict(np.asarray(val.images, np.float32) / 255.0, verbose=0).argmax(axis=1)
-    assert history["val_accuracy"].iloc[0] == pytest.approx((own == val.labels).mean(), abs=1e-12)
+    assert history["val/accuracy"].iloc[0] == pytest.approx((own == val.labels).mean(), abs=1e-12)
 
     _, mlrun = open_run(project)
     import hashlib
@@ -141,7 +141,7 @@ def test_provided_model_file_runs_through_every_stage_unchanged(project):
     assert mlrun.data.tags["classlens.model_file_sha256"] == digest
     assert mlrun.data.tags["classlens.model_file_output"] == "softmax"
     assert mlrun.data.tags["model_architecture"] == "file"
-    assert mlrun.data.metrics["val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[0],
+    assert mlrun.data.metrics["val/accuracy"] == pytest.approx(history["val/accuracy"].iloc[0],
                                                                abs=1e-9)
     assert "classlens.model_uri" in mlrun.data.tags
 
