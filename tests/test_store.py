@@ -111,7 +111,8 @@ def test_a_shared_store_outside_the_checkout_is_not_questioned(checkout, tmp_pat
 
 def test_ui_url_presets_the_model_training_view():
     assert ui_url("sqlite:////x/mlflow.db", "3") == (
-        "http://127.0.0.1:5000/#/experiments/3?workflowType=machine_learning")
+        "http://127.0.0.1:5000/#/experiments/3/runs?workflowType=machine_learning"
+        "&viewStateShareKey=classlens-headline")
     assert ui_url("https://mlflow.example/", "3", "abc") == (
         "https://mlflow.example/#/experiments/3/runs/abc?workflowType=machine_learning")
 
@@ -130,7 +131,8 @@ def test_the_ui_link_opens_on_the_training_runs(tmp_path):
         activate(server.url)
         exp = experiment_id("classlens")
         with mlflow.start_run(experiment_id=exp, run_name="the-training-run"):
-            mlflow.log_metric("test/accuracy", 0.9)
+            mlflow.log_metric("test/accuracy", 0.987654)
+            mlflow.log_param("model.name", "cnn_small")
 
         def page(url: str, profile: str) -> str:  # a fresh browser: no view remembered
             return subprocess.run(
@@ -138,7 +140,10 @@ def test_the_ui_link_opens_on_the_training_runs(tmp_path):
                  f"--user-data-dir={tmp_path / profile}", "--virtual-time-budget=15000",
                  "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
 
-        assert "the-training-run" in page(ui_url(server.url, exp), "a")
+        shown = page(ui_url(server.url, exp), "a")
+        assert "the-training-run" in shown
+        # the headline view: the option name and the test accuracy are columns of the table
+        assert "test/accuracy" in shown and "0.98765" in shown and "cnn_small" in shown
         assert "the-training-run" not in page(f"{server.url}/#/experiments/{exp}", "b")
     finally:
         server.stop()

@@ -116,8 +116,8 @@ def run(cfg: Config) -> None:
                       train_images=train.images, train_labels=train.labels,
                       example_images=val.images, run_id=ref.run_id)
     print(f"train: best epoch {result.best_epoch}/{facts['epochs_run']}, "
-          f"val accuracy {facts['best_val_accuracy']:.4f}, run {ref.run_id} "
-          f"({ui_url(resolve_tracking_uri(ref.tracking_uri), ref.experiment_id, ref.run_id)})")
+          f"val accuracy {facts['best_val_accuracy']:.4f}, run {ref.run_id}; runs side by side: "
+          f"{ui_url(resolve_tracking_uri(ref.tracking_uri), ref.experiment_id)}")
 
 
 def _train_as_worker(build, train, val, cfg: Config, strategy) -> None:

@@ -26,6 +26,19 @@ KIND_TRAINING = "custom_model_development"
 UI_WORKFLOW = "workflowType=machine_learning"
 LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
 
+# The runs table shows no metric column until one is picked. MLflow's UI opens a "shared view"
+# (`viewStateShareKey=<key>` in the link) from the experiment tag `mlflow.sharedViewState.<key>`
+# (plain JSON of the table's state; mlflow/server/js: EXPERIMENT_PAGE_VIEW_STATE_SHARE_TAG_PREFIX),
+# so the experiment carries one whose columns are the option names and the test numbers, and
+# `ui_url` links to it. Column ids are "<params|metrics>.`<key>`", as the UI writes them.
+HEADLINE_VIEW = "classlens-headline"
+TAG_VIEW = f"mlflow.sharedViewState.{HEADLINE_VIEW}"
+HEADLINE_COLUMNS = (
+    *(f"params.`{key}`" for key in ("model.name", "data.name", "train.name")),
+    *(f"metrics.`test/{key}`" for key in ("accuracy", "accuracy_low", "accuracy_high",
+                                          "f1_macro", "log_loss", "ece")),
+)
+
 # Bounded waiting on a remote tracking server: MLflow's defaults (120 s timeout, 7 retries with
 # backoff) can hang a stage for many minutes on a dead server. Users may still override these.
 HTTP_TIMEOUT_S = "15"
@@ -111,21 +124,33 @@ def experiment_id(name: str) -> str:
             location = (project_root() / ARTIFACTS_DIR).as_uri()
         try:
             return mlflow.create_experiment(name, artifact_location=location,
-                                            tags={TAG_KIND: KIND_TRAINING})
+                                            tags={TAG_KIND: KIND_TRAINING,
+                                                  TAG_VIEW: _headline_view()})
         except MlflowException:  # created meanwhile by a parallel experiment
             found = mlflow.get_experiment_by_name(name)
     _check_location(found)
     if TAG_KIND not in found.tags:  # made before classlens set it, or by hand
         mlflow.MlflowClient().set_experiment_tag(found.experiment_id, TAG_KIND, KIND_TRAINING)
+    if found.tags.get(TAG_VIEW) != _headline_view():  # made before this view (or its columns)
+        mlflow.MlflowClient().set_experiment_tag(found.experiment_id, TAG_VIEW, _headline_view())
     return found.experiment_id
 
 
+def _headline_view() -> str:
+    import json
+
+    return json.dumps({"selectedColumns": list(HEADLINE_COLUMNS)})
+
+
 def ui_url(uri: str, experiment: str, run_id: Optional[str] = None) -> str:
-    """The MLflow UI page of an experiment (or one of its runs), opening on the training runs:
-    on the server of an http(s) store, else where `mlflow ui` serves a local one."""
+    """The MLflow UI page of an experiment's runs table, opening on the training runs with the
+    headline columns (`HEADLINE_VIEW`), or of one run: on the server of an http(s) store, else
+    where `mlflow ui` serves a local one."""
     base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
-    page = f"#/experiments/{experiment}" + (f"/runs/{run_id}" if run_id else "")
-    return f"{base}/{page}?{UI_WORKFLOW}"
+    if run_id:
+        return f"{base}/#/experiments/{experiment}/runs/{run_id}?{UI_WORKFLOW}"
+    return (f"{base}/#/experiments/{experiment}/runs?{UI_WORKFLOW}"
+            f"&viewStateShareKey={HEADLINE_VIEW}")
 
 
 def check_artifact_location(experiment: str) -> None:
