@@ -97,17 +97,16 @@ def _run_tags() -> dict[str, str]:
     return tags
 
 
-def run_name() -> Optional[str]:
+def run_name(tags: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """What the run is called, so that `classlens compare` and the MLflow UI find it by a name
     people know: the DVC experiment's name under `dvc exp run`, else the git branch (`main`),
-    else the short commit of a detached checkout; None outside git (MLflow picks a name)."""
-    if os.environ.get("DVC_EXP_NAME"):
-        return os.environ["DVC_EXP_NAME"]
-    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
-    if branch and branch != "HEAD":
-        return branch
-    return _git("rev-parse", "--short", "HEAD") or None
-
+    else the short commit of a detached checkout; None outside git (MLflow picks a name).
+    Drawn from `tags` (`_run_tags()`, asked for when not given)."""
+    tags = _run_tags() if tags is None else tags
+    name = tags.get("dvc_exp_name") or tags.get("git_branch")
+    if name or "git_commit" not in tags:
+        return name or None
+    return _git("rev-parse", "--short", "HEAD") or None  # detached: only then one more call
 
 
 
@@ -126,9 +125,10 @@ def training_run(store: TrackingConfig, params: Params, *, data_fingerprint: dic
     digest = params_digest(params)
     try:
         experiment = experiment_id(store.experiment)
-        with mlflow.start_run(experiment_id=experiment, run_name=run_name()) as run:
+        tags = _run_tags()
+        with mlflow.start_run(experiment_id=experiment, run_name=run_name(tags)) as run:
             run_id = run.info.run_id
-            mlflow.set_tags({**_run_tags(), TAG_DIGEST: digest, TAG_TRAINED_IN: run_id,
+            mlflow.set_tags({**tags, TAG_DIGEST: digest, TAG_TRAINED_IN: run_id,
                              "data_fingerprint": data_fingerprint["digest"]})
             mlflow.log_params(param_values(params))
             yield RunRef(run_id=run_id, experiment_id=experiment,
@@ -189,9 +189,10 @@ def _fork(client, ref: RunRef, params: Params, digest: str) -> str:
 
     source = client.get_run(ref.run_id)
     keep = {k: v for k, v in source.data.tags.items() if not k.startswith("mlflow.")}
-    keep.update(_run_tags())
+    tags = _run_tags()
+    keep.update(tags)
     keep.update({TAG_DIGEST: digest, TAG_FORKED_FROM: ref.run_id, TAG_TRAINED_IN: ref.run_id})
-    run = client.create_run(ref.experiment_id, run_name=run_name())
+    run = client.create_run(ref.experiment_id, run_name=run_name(tags))
     new_id = run.info.run_id
     client.log_batch(new_id, params=[Param(k, v) for k, v in param_values(params).items()],
                      tags=[RunTag(k, v) for k, v in keep.items()])
