@@ -63,8 +63,9 @@ def load_baseline(*, file: Optional[str], rev: str,
         except GateInputError:
             pass
         else:
-            if '"per_class"' in text:  # the old layout: every number in metrics.json
-                return _parse_baseline(text, source), source
+            old = _parse_baseline(text, source)
+            if old.per_class:  # the old layout: every number in metrics.json
+                return old, source
         raise
     return _parse_baseline(text, source), source
 
