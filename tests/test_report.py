@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from classlens import paths
-from classlens.reporting.html import Figure, Table, plural
+from classlens.formatting import plural
+from classlens.reporting.html import Figure, Table
 from classlens.reporting.report_page import (
     SECTIONS,
     ClassGalleries,

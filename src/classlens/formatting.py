@@ -4,7 +4,7 @@ the HTML report)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Optional
 
 DASH = "\u2014"  # what an undefined number (None, NaN) shows as
 
@@ -101,3 +101,9 @@ def _plain(value: Any) -> Any:
     if item is not None and not isinstance(value, (str, bytes)) and getattr(value, "ndim", 1) == 0:
         return item()
     return value
+
+
+def plural(n: Any, word: str, many: Optional[str] = None) -> str:
+    """`plural(1, "error")` -> "1 error", `plural(2, "error")` -> "2 errors"; `many` for an
+    irregular plural (`plural(3, "class", "classes")`)."""
+    return f"{format_number(n)} {word if n == 1 else (many or word + 's')}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from classlens.formatting import plural
 from classlens.naming import file_stems
 
 KINDS = ("errors", "correct", "pair", "missed", "false_alarms", "suspects")
@@ -29,7 +30,7 @@ class Gallery:
 
 def image_count(n: int) -> str:
     """'1 image', '2 images', '0 images'."""
-    return f"{n} image" if n == 1 else f"{n} images"
+    return plural(n, "image")
 
 
 def _shown(count: int, shown: int, what: str) -> str:

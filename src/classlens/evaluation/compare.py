@@ -194,7 +194,11 @@ def confusion_movers(classes: Sequence[str], a: np.ndarray, b: np.ndarray, *, to
 def prediction_flips(table_a, table_b):
     """Images (joined on their stable id) whose prediction went right->wrong and wrong->right
     from A to B. Raises ValueError when the tables share no ids (different test sets)."""
-    joined = joined_predictions(table_a, table_b)
+    return flips(joined_predictions(table_a, table_b))
+
+
+def flips(joined):
+    """`prediction_flips` of tables already joined by `joined_predictions`."""
     columns = ["id", "path", "position", "true_label", "pred_label_A", "confidence_A",
                "pred_label_B", "confidence_B"]
     right_to_wrong = joined[joined["correct_A"] & ~joined["correct_B"]][columns]

@@ -156,7 +156,7 @@ def run_gate(current: MetricsLike, baseline: MetricsLike, rules: list[Rule], *,
 
 def _judge(path: str, base: Optional[float], now: Optional[float], rule: Rule,
            interval: Optional[tuple[float, float]], noise: str, interval_label: str) -> Row:
-    direction = rule.direction or _infer_direction(path)
+    direction = rule.direction or infer_direction(path)
     sign = 1.0 if direction == "higher" else -1.0
     limit = _describe_limit(rule, direction)
     if now is None or base is None:
@@ -185,7 +185,7 @@ def _judge(path: str, base: Optional[float], now: Optional[float], rule: Rule,
     return Row(path, base, now, change, limit, "fail", "; ".join(failures))
 
 
-def _infer_direction(path: str) -> str:
+def infer_direction(path: str) -> str:
     name = path.rsplit(".", 1)[-1]
     lower = any(name == k or name.endswith(f"_{k}") for k in _LOWER_IS_BETTER)
     return "lower" if lower else "higher"

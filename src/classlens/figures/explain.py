@@ -67,8 +67,9 @@ def overlay_rgb(image: np.ndarray, heat: np.ndarray, *, signed: bool) -> np.ndar
     if signed:
         return map_rgb(heat, signed=True)
     grey = image_rgb(image).mean(axis=-1, keepdims=True) * DIM
-    alpha = MAX_ALPHA * scaled(heat, signed=False)[..., None]
-    return (1 - alpha) * grey + alpha * map_rgb(heat, signed=False)
+    values = scaled(heat, signed=False)  # once: the opacity and the colour (map_rgb's scale)
+    alpha = MAX_ALPHA * values[..., None]
+    return (1 - alpha) * grey + alpha * matplotlib.colormaps[MAGNITUDE_CMAP](values)[..., :3]
 
 
 def colour_bar(*, signed: bool, what: str = "attribution") -> ColourBar:
@@ -109,7 +110,7 @@ def method_figure(images: np.ndarray, predicted_maps: np.ndarray,
                                    None if true_maps[i] is None
                                    else overlay_rgb(image, true_maps[i], signed=signed)],
                       alert=bool(wrong[i]))
-               for i, image in enumerate(images)]
+               for i, image in enumerate(images[:max_images])]  # only what is drawn
 
     def labels(group):
         rows = ["image", "map for the\npredicted class", "map for the\ntrue class"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
 
+from classlens.formatting import plural
+
 METHOD_TITLES = {"gradients": "Vanilla gradients", "smoothgrad": "SmoothGrad",
                  "integrated_gradients": "Integrated Gradients", "gradcam": "Grad-CAM",
                  "gradcam_plus_plus": "Grad-CAM++", "occlusion": "Occlusion"}
@@ -99,7 +101,7 @@ def activations_caption(layer: str, *, channels: int, images: int, signed: bool)
     scale = ("centred on 0 and scaled by its own largest absolute value (red positive, blue "
              "negative)" if signed else "scaled from 0 to its own maximum (bright = strong "
              "activation)")
-    return (f"Feature maps of layer '{layer}' for the first {images} explained "
-            f"{'image' if images == 1 else 'images'}: the input, then the {channels} channels "
+    return (f"Feature maps of layer '{layer}' for the first {plural(images, 'explained image')}"
+            f": the input, then the {channels} channels "
             f"with the highest mean activation on them (strongest first). Each map is {scale} "
             "and keeps its aspect ratio; a cell is one position of the layer's grid.")

@@ -11,9 +11,10 @@ matplotlib.use("Agg")  # files only; no display on CI or servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-# history columns per split: the namespaced names first, then Keras' own (older history.csv)
-_NAMES = {"train": ("train/{}", "{}"), "val": ("val/{}", "val_{}")}
-_LEARNING_RATE = ("learning_rate", "train/learning_rate", "lr")
+from classlens.naming import epoch_metric_name  # noqa: E402
+
+# the learning-rate column (Keras' `lr` in an older history.csv becomes `train/lr`)
+_LEARNING_RATE = ("learning_rate", "train/lr")
 _COLOURS = {"train": "tab:blue", "val": "tab:orange"}
 BEST_COLOUR = "tab:green"
 
@@ -24,8 +25,8 @@ def _present(history, column: str) -> bool:
 
 def _column(history, split: str, metric: str) -> Optional[str]:
     """The history column of `metric` on `split` ("train" or "val"), or None (absent or empty)."""
-    return next((pattern.format(metric) for pattern in _NAMES[split]
-                 if _present(history, pattern.format(metric))), None)
+    column = f"{split}/{metric}"
+    return column if _present(history, column) else None
 
 
 def training_curves(history, *, best_epoch: Optional[int] = None) -> plt.Figure:
@@ -40,6 +41,7 @@ def training_curves(history, *, best_epoch: Optional[int] = None) -> plt.Figure:
     A panel is drawn for each quantity the table holds (learning rate on a log axis); the
     start of the fine-tuning phase, when there is one, is a dashed grey line.
     """
+    history = history.rename(columns=epoch_metric_name)  # Keras' own names, as history.csv's
     epochs = history["epoch"].to_numpy()
     panels = [(m, [(s, _column(history, s, m)) for s in ("train", "val")])
               for m in ("loss", "accuracy")]

@@ -21,7 +21,6 @@ from classlens.tracking.runs import stage_run
 
 INDEX_COLUMNS = ["row", "image", "id", "path", "position", "group", "true_label", "pred_label",
                  "confidence", "target", "target_label", "target_kind"]
-FIGURES_MANIFEST = paths.EXPLAIN_FIGURES  # file, title, caption, kind, width
 # per map, when Integrated Gradients ran: F(x) - F(baseline) of the target logit and the
 # completeness gap |sum of attributions - that difference|
 IG_COLUMNS = ["ig_logit_delta", "ig_completeness_gap"]
@@ -250,7 +249,7 @@ def _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data, ac
                 f"Activations of {layer}", captions.activations_caption(
                     layer, channels=len(channels), images=len(values),
                     signed=bool((values[..., channels] < 0).any())), "activations")
-        write_json(target(FIGURES_MANIFEST), manifest)
+        write_json(target(paths.EXPLAIN_FIGURES), manifest)
     return files
 
 

@@ -10,7 +10,6 @@ The explanation figures and their captions come from the explain stage's list
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 
 from classlens import paths
 from classlens.atomic import write_text
@@ -19,8 +18,6 @@ from classlens.data import report as data_report
 from classlens.evaluation import results
 from classlens.explain.trust import HEADLINE_COLUMNS, trust_rows
 from classlens.pipeline.report_inputs import (
-    DATA_REPORT,
-    GALLERY_SCALE,
     class_galleries,
     data_part,
     explain_figures,
@@ -28,15 +25,14 @@ from classlens.pipeline.report_inputs import (
     gallery_figures,
     read_csv,
     read_json,
-    run_name,
     title,
     training_part,
 )
-from classlens.reporting.html import Figure, Table
+from classlens.reporting.html import Table
 from classlens.reporting.model_card import completed_card
 from classlens.reporting.report_page import ReportContent, render
 from classlens.tracking.log import replace_artifacts
-from classlens.tracking.runs import RunRef, stage_run
+from classlens.tracking.runs import RunRef, run_name, stage_run
 
 TRUST_COLUMNS = [c for c in HEADLINE_COLUMNS if c != "flagged"]  # the flags column says it
 
@@ -71,11 +67,11 @@ def collect(cfg: Config) -> ReportContent:
                  "the model: trust its maps least."))
     data_notes, data_tables, data_lists = data_part()
     methods, explain_others = explain_figures()
-    suspects = next((g for g in a.get("galleries", []) if g["key"] == "label_suspects"), None)
+    name = run_name()
     return ReportContent(
-        title=title(cfg),
+        title=title(cfg, name),
         metrics=metrics,
-        run={"run": run_name() or "\u2014", "MLflow run id": ref.run_id,
+        run={"run": name or "\u2014", "MLflow run id": ref.run_id,
              "MLflow experiment": f"{cfg.tracking.experiment} ({ref.experiment_id})",
              "params digest": ref.params_digest},
         per_class=Table("Metrics per class", read_csv(paths.PER_CLASS, head=None).rows),
@@ -86,9 +82,9 @@ def collect(cfg: Config) -> ReportContent:
         figures={
             "training": figure_file(paths.TRAINING_CURVES, "Loss, accuracy and learning rate per "
                                 "epoch on the training and validation splits.", width="full"),
-            "data-row": figure_file(DATA_REPORT / data_report.CLASS_COUNTS_PNG,
+            "data-row": figure_file(paths.PREPARED_REPORT / data_report.CLASS_COUNTS_PNG,
                                 "Images per class in each split.", max_px=600),
-            "data": (figure_file(DATA_REPORT / data_report.SAMPLES_PNG, "The first training images "
+            "data": (figure_file(paths.PREPARED_REPORT / data_report.SAMPLES_PNG, "The first training images "
                              "of each class, as prepared (resized, colour-converted).",
                              title="Samples", max_px=480)
                      + figure_file(paths.AUGMENT_PREVIEW, "Training images (left) and random "
@@ -113,10 +109,7 @@ def collect(cfg: Config) -> ReportContent:
                                        "histogram).", max_px=720),
             "galleries": gallery_figures(analysis, ("errors", "correct")),
             "galleries-pairs": gallery_figures(analysis, ("pair",)),
-            "label-suspects": ([Figure(suspects["title"], Path(suspects["file"]).read_bytes(),
-                                       scale=GALLERY_SCALE, titled=True)]
-                               if suspects and suspects.get("file") and suspects.get("images")
-                               and Path(suspects["file"]).exists() else []),
+            "label-suspects": gallery_figures(analysis, ("suspects",)),
             "explanations-methods": methods,
             "explanations": explain_others,
         },
@@ -148,7 +141,7 @@ def collect(cfg: Config) -> ReportContent:
                                     f"{a.get('suspect_score')}", "lower score = more suspicious")],
             "explanations": trust_tables,
         },
-        model_card=completed_card(paths.MODEL_CARD, metrics, confusion_path=paths.CONFUSION_MATRIX),
+        model_card=completed_card(paths.MODEL_CARD, metrics, confusion=confusion),
     )
 
 

@@ -6,8 +6,6 @@ it). `classlens.pipeline.report` assembles the parts into the page."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Optional
 
@@ -16,13 +14,12 @@ from classlens.config import Config
 from classlens.data import report as data_report
 from classlens.errors import InputError
 from classlens.evaluation.results import Metrics
-from classlens.formatting import format_number
+from classlens.formatting import format_number, plural
 from classlens.reporting.html import Figure, Table
 from classlens.reporting.report_page import ClassGalleries
 from classlens.training import summary as training_summary
 
 LIST_ROWS = 50  # rows of each long list shown in the report (the CSVs hold them all)
-DATA_REPORT = paths.PREPARED_REPORT
 GALLERY_SCALE = 0.5  # image galleries are drawn large (one 8x8 digit is 400 px wide): halved
 
 
@@ -58,29 +55,13 @@ def figure_file(path: Path, caption: str, **kw) -> list[Figure]:
     return [Figure(caption, path.read_bytes(), **kw)] if path.exists() else []
 
 
-def run_name() -> str:
-    """The DVC experiment's name, else the git branch (or short commit when detached)."""
-    if os.environ.get("DVC_EXP_NAME"):
-        return os.environ["DVC_EXP_NAME"]
-    for args in (["rev-parse", "--abbrev-ref", "HEAD"], ["rev-parse", "--short", "HEAD"]):
-        try:
-            out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
-                                 cwd=paths.project_root()).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-        if out and out != "HEAD":
-            return out
-    return ""
-
-
-def title(cfg: Config) -> str:
-    """"cnn_small on digits — exp-name": the options that ran and the run's name."""
-    model = getattr(cfg.model, "name", None) or cfg.model.architecture
-    data = getattr(cfg.data, "name", None) or cfg.data.source
-    train = getattr(cfg.train, "name", None)
-    name = run_name()
-    return (f"{model} on {data}" + (f", train {train}" if train and train != "default" else "")
-            + (f" \u2014 {name}" if name else ""))
+def title(cfg: Config, run: Optional[str]) -> str:
+    """"cnn_small on digits — exp-name": the options that ran and the run's name (as
+    `classlens.tracking.runs.run_name` gives it)."""
+    train = cfg.train.name
+    return (f"{cfg.model.name} on {cfg.data.name}"
+            + (f", train {train}" if train != "default" else "")
+            + (f" \u2014 {run}" if run else ""))
 
 
 def training_part(history_path: Path = paths.HISTORY) -> list[str]:
@@ -98,7 +79,7 @@ def training_part(history_path: Path = paths.HISTORY) -> list[str]:
     phases = history.loc[history["phase"] > 0, "phase"].value_counts().sort_index()
     split = (" (" + ", ".join(f"phase {p}: {n}" for p, n in phases.items()) + ")"
              if len(phases) > 1 else "")
-    line = (f"{run} epoch{'s' if run != 1 else ''} run{split}; best epoch {facts['best_epoch']} "
+    line = (f"{plural(run, 'epoch')} run{split}; best epoch {facts['best_epoch']} "
             f"by validation loss (val loss {facts['best_val_loss']:.4f}, val accuracy "
             f"{facts['best_val_accuracy']:.4f}).")
     if "learning_rate" in history:
@@ -109,7 +90,7 @@ def training_part(history_path: Path = paths.HISTORY) -> list[str]:
     return [line]
 
 
-def data_part(root: Path = DATA_REPORT) -> tuple[list[str], list[Table], list[Table]]:
+def data_part(root: Path = paths.PREPARED_REPORT) -> tuple[list[str], list[Table], list[Table]]:
     """Sentences, the class counts per split and the lists (skipped files, duplicates across
     splits; only those that are not empty) of the data report the prepare stage wrote."""
     s = read_json(root / data_report.SUMMARY)

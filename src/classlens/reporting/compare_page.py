@@ -23,8 +23,8 @@ from classlens.errors import InputError
 from classlens.evaluation import results
 from classlens.evaluation.compare import (HeadlineRow, PairedChange, aligned_confusions,
                                           confusion_movers, f1_movers, headline,
-                                          joined_predictions, metrics_side_by_side, params_diff,
-                                          paired_change, prediction_flips)
+                                          flips, joined_predictions, metrics_side_by_side,
+                                          params_diff, paired_change)
 from classlens.reporting.compare_render import to_html, to_markdown
 from classlens.tracking.options import TrackingConfig
 from classlens.tracking.runs import download_artifact, find_run, run_data
@@ -115,9 +115,9 @@ def compare_runs(ref_a: str, ref_b: str, *, tracking_cfg: TrackingConfig, top: i
     a, b = sides
     try:
         joined = joined_predictions(*tables)
-        right_to_wrong, wrong_to_right = prediction_flips(*tables)
     except ValueError as err:
         raise InputError(f"compare {ref_a} {ref_b}: {err}") from None
+    right_to_wrong, wrong_to_right = flips(joined)
     boot = a.metrics.bootstrap or b.metrics.bootstrap
     paired = paired_change(joined["true_label"].astype(str), joined["pred_label_A"].astype(str),
                            joined["pred_label_B"].astype(str), list(a.metrics.per_class),

@@ -12,10 +12,11 @@ import html
 import math
 from typing import Any, Optional
 
+from classlens.analysis.galleries import image_count
+from classlens.evaluation.gate import infer_direction
 from classlens.formatting import format_number, number_kind
 
 FLIP_ROWS = 20  # rows of each flip table shown (the count is always the full one)
-LOWER_IS_BETTER = ("log_loss", "calibration.ece", "calibration.temperature.ece")
 NEUTRAL = ("n_samples",)
 SECTIONS = [("headline", "Headline"), ("params", "Params that differ"),
             ("classes", "Classes whose F1 moved most"), ("confusion", "Confusion matrices"),
@@ -73,11 +74,7 @@ def _direction(row) -> str:
     """"better", "worse" or "" for the change of a headline row."""
     if row.change is None or row.change == 0 or row.path in NEUTRAL:
         return ""
-    return "better" if (row.change < 0) == (row.path in LOWER_IS_BETTER) else "worse"
-
-
-def _images(n: int) -> str:
-    return f"{n} image" if n == 1 else f"{n} images"
+    return "better" if (row.change < 0) == (infer_direction(row.path) == "lower") else "worse"
 
 
 def _empty(value: Any) -> bool:
@@ -137,9 +134,9 @@ def to_markdown(c, *, full_table: bool = True) -> str:
     if c.confusion_movers is not None:
         out += ["### Confusions that moved most (row-normalised rates)", "",
                 _md_table(c.confusion_movers), ""]
-    out += [f"### Right → wrong ({_images(len(c.right_to_wrong))})", "",
+    out += [f"### Right → wrong ({image_count(len(c.right_to_wrong))})", "",
             _md_table(c.right_to_wrong, FLIP_ROWS), "",
-            f"### Wrong → right ({_images(len(c.wrong_to_right))})", "",
+            f"### Wrong → right ({image_count(len(c.wrong_to_right))})", "",
             _md_table(c.wrong_to_right, FLIP_ROWS), ""]
     out += [f"_Gallery: {c.gallery_note}_", ""] if c.gallery_note else []
     if not full_table:
@@ -164,8 +161,8 @@ def _method_note(c) -> str:
                          f"predicted (the same {p.resamples} resamples for A and B).")
         test = (f"exact McNemar p = {format_number(p.mcnemar_p)}" if p.mcnemar_p is not None
                 else "no test (no image flipped)")
-        parts.append(f"{_images(p.right_to_wrong)} went right → wrong and "
-                     f"{_images(p.wrong_to_right)} wrong → right: {test}.")
+        parts.append(f"{image_count(p.right_to_wrong)} went right → wrong and "
+                     f"{image_count(p.wrong_to_right)} wrong → right: {test}.")
     return " ".join(parts)
 
 
@@ -228,9 +225,9 @@ def _confusion_html(c) -> str:
 def _flips_html(c) -> str:
     gallery = (_figure(c.gallery_png, "R→W: right in A, wrong in B; W→R: the reverse")
                if c.gallery_png else f"<p class='empty'>Gallery: {_e(c.gallery_note)}</p>")
-    return (gallery + f"<h3>Right → wrong ({_images(len(c.right_to_wrong))})</h3>"
+    return (gallery + f"<h3>Right → wrong ({image_count(len(c.right_to_wrong))})</h3>"
             + _html_table(c.right_to_wrong, FLIP_ROWS)
-            + f"<h3>Wrong → right ({_images(len(c.wrong_to_right))})</h3>"
+            + f"<h3>Wrong → right ({image_count(len(c.wrong_to_right))})</h3>"
             + _html_table(c.wrong_to_right, FLIP_ROWS))
 
 

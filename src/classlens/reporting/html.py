@@ -122,12 +122,6 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def plural(n: Any, word: str, many: Optional[str] = None) -> str:
-    """`plural(1, "error")` -> "1 error", `plural(2, "error")` -> "2 errors"; `many` for an
-    irregular plural (`plural(3, "class", "classes")`)."""
-    return f"{format_number(n)} {word if n == 1 else (many or word + 's')}"
-
-
 def _header(name: str) -> str:
     # long snake_case names may break after an underscore (the text itself stays the same)
     return esc(name).replace("_", "_<wbr>")

@@ -225,9 +225,11 @@ def _compact(value: Any) -> str:
 
 
 def completed_card(card_path: Path, metrics: Union[Path, results.Metrics], *,
-                   confusion_path: Optional[Path] = None) -> str:
-    """The train stage's card completed from `all_metrics.json` (its path, or the file already read)
-    and the confusion matrix, when given and present: for the report stage and `classlens card`."""
+                   confusion_path: Optional[Path] = None,
+                   confusion: Optional[dict] = None) -> str:
+    """The train stage's card completed from `all_metrics.json` (its path, or the file already
+    read) and the confusion matrix (`confusion`, already read, or the file at `confusion_path`
+    when present): for the report stage and `classlens card`."""
     import json
 
     from classlens.errors import InputError
@@ -237,8 +239,7 @@ def completed_card(card_path: Path, metrics: Union[Path, results.Metrics], *,
                          "evaluate the metrics)")
     if not isinstance(metrics, results.Metrics):
         metrics = results.load(metrics)
-    confusion = None
-    if confusion_path is not None and Path(confusion_path).is_file():
+    if confusion is None and confusion_path is not None and Path(confusion_path).is_file():
         confusion = json.loads(Path(confusion_path).read_text(encoding="utf-8"))
     return complete_card(Path(card_path).read_text(encoding="utf-8"), metrics,
                          confusion=confusion)

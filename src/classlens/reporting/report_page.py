@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from classlens.evaluation.results import Metrics, MetricsLike
-from classlens.formatting import format_number, format_value
+from classlens.formatting import format_number, format_value, plural
 from classlens.reporting.html import (
     Figure,
     Table,
@@ -19,7 +19,6 @@ from classlens.reporting.html import (
     figures_html,
     markdown_html,
     page_html,
-    plural,
     table_html,
 )
 

@@ -4,6 +4,7 @@ model-training experiment whose artifacts stay in this checkout), and its UI add
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Optional
@@ -38,6 +39,7 @@ HEADLINE_COLUMNS = (
     *(f"metrics.`test/{key}`" for key in ("accuracy", "accuracy_low", "accuracy_high",
                                           "f1_macro", "log_loss", "ece")),
 )
+HEADLINE_VIEW_STATE = json.dumps({"selectedColumns": list(HEADLINE_COLUMNS)})
 
 # Bounded waiting on a remote tracking server: MLflow's defaults (120 s timeout, 7 retries with
 # backoff) can hang a stage for many minutes on a dead server. Users may still override these.
@@ -125,21 +127,16 @@ def experiment_id(name: str) -> str:
         try:
             return mlflow.create_experiment(name, artifact_location=location,
                                             tags={TAG_KIND: KIND_TRAINING,
-                                                  TAG_VIEW: _headline_view()})
+                                                  TAG_VIEW: HEADLINE_VIEW_STATE})
         except MlflowException:  # created meanwhile by a parallel experiment
             found = mlflow.get_experiment_by_name(name)
     _check_location(found)
-    if TAG_KIND not in found.tags:  # made before classlens set it, or by hand
-        mlflow.MlflowClient().set_experiment_tag(found.experiment_id, TAG_KIND, KIND_TRAINING)
-    if found.tags.get(TAG_VIEW) != _headline_view():  # made before this view (or its columns)
-        mlflow.MlflowClient().set_experiment_tag(found.experiment_id, TAG_VIEW, _headline_view())
+    # made before classlens set these tags (or this view's columns), or by hand
+    wanted = {TAG_KIND: found.tags.get(TAG_KIND, KIND_TRAINING), TAG_VIEW: HEADLINE_VIEW_STATE}
+    for key, value in wanted.items():
+        if found.tags.get(key) != value:
+            mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
     return found.experiment_id
-
-
-def _headline_view() -> str:
-    import json
-
-    return json.dumps({"selectedColumns": list(HEADLINE_COLUMNS)})
 
 
 def ui_url(uri: str, experiment: str, run_id: Optional[str] = None) -> str:
