@@ -7,14 +7,13 @@ learning rates in scientific notation, rates to 4 decimals)."""
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 from typing import Any, Optional
 
 from classlens.analysis.galleries import image_count
 from classlens.evaluation.gate import infer_direction
 from classlens.formatting import format_number, number_kind
+from classlens.reporting.html import Figure, esc, figure_html
 
 FLIP_ROWS = 20  # rows of each flip table shown (the count is always the full one)
 NEUTRAL = ("n_samples",)
@@ -48,10 +47,6 @@ figcaption{font-size:12px;color:#5b6570}.note{color:#5b6570;font-size:12px}.empt
  font-style:italic}.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));
  gap:12px}details summary{cursor:pointer;font-weight:600;color:#1f3a5f}
 """
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _interval(interval: Optional[tuple], name: str, *, signed: bool = False) -> str:
@@ -174,25 +169,23 @@ def _html_table(frame, limit: Optional[int] = None, *, table_class: str = "") ->
     if not columns:
         return "<p class='empty'>none</p>"
     left = ["" if number else " class=t" for number in numeric]
-    head = "".join(f"<th{css}>{_e(col)}</th>" for css, col in zip(left, columns))
-    body = "".join("<tr>" + "".join(f"<td{css}>{_e(text)}</td>" for css, text in zip(left, row))
+    head = "".join(f"<th{css}>{esc(col)}</th>" for css, col in zip(left, columns))
+    body = "".join("<tr>" + "".join(f"<td{css}>{esc(text)}</td>" for css, text in zip(left, row))
                    + "</tr>" for row in rows)
     css = f" class='{table_class}'" if table_class else ""
-    return (f"<p class='note'>{_e(_shown(frame, limit).strip(' ()'))}</p>" if _shown(frame, limit)
+    return (f"<p class='note'>{esc(_shown(frame, limit).strip(' ()'))}</p>" if _shown(frame, limit)
             else "") + (f"<div class='scroll'><table{css}><thead><tr>{head}</tr></thead>"
                         f"<tbody>{body}</tbody></table></div>")
 
 
 def _figure(png: bytes, caption: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return (f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,{data}'>"
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return figure_html(Figure(caption, png))
 
 
 def _chip(verdict_text: str) -> str:
     kind = verdict_text.split(":")[0].split(" ")[0]
     css = kind if kind in ("pass", "fail", "warn") else ""
-    return f"<span class='chip {css}'>{_e(verdict_text)}</span>"
+    return f"<span class='chip {css}'>{esc(verdict_text)}</span>"
 
 
 def _headline_html(c) -> str:
@@ -201,20 +194,20 @@ def _headline_html(c) -> str:
         cells = []
         for value, ci, signed in _headline_cells(row):
             css = f" {_direction(row)}" if signed else ""
-            cells.append(f"<td><span class='v{css}'>{_e(value)}</span>"
-                         f"{f'<span class=ci>{_e(ci)}</span>' if ci else ''}</td>")
-        rows.append(f"<tr><td class='t'>{_e(row.label)}</td>{''.join(cells)}</tr>")
-    notes = "".join(f"<p class='note'>{_e(n)}</p>" for n in c.notes)
+            cells.append(f"<td><span class='v{css}'>{esc(value)}</span>"
+                         f"{f'<span class=ci>{esc(ci)}</span>' if ci else ''}</td>")
+        rows.append(f"<tr><td class='t'>{esc(row.label)}</td>{''.join(cells)}</tr>")
+    notes = "".join(f"<p class='note'>{esc(n)}</p>" for n in c.notes)
     return ("<table class='headline'><thead><tr><th>metric</th><th>A</th><th>B</th>"
             f"<th>change B − A</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-            f"<p class='note'>{_e(_method_note(c))}</p>"
+            f"<p class='note'>{esc(_method_note(c))}</p>"
             f"<p>Gate verdict — A: {_chip(c.a.gate_text)} &nbsp; B: {_chip(c.b.gate_text)}</p>"
             f"{notes}")
 
 
 def _confusion_html(c) -> str:
     if not c.confusion_pngs:
-        return f"<p class='empty'>{_e(c.confusion_note or 'no confusion matrices')}</p>"
+        return f"<p class='empty'>{esc(c.confusion_note or 'no confusion matrices')}</p>"
     figures = "".join(_figure(png, f"{side}: {label}") for png, side, label in
                       zip(c.confusion_pngs, "AB", (c.a.label, c.b.label)))
     return (f"<p class='note'>Rows: true class, columns: predicted; each row sums to 1 (recall "
@@ -224,7 +217,7 @@ def _confusion_html(c) -> str:
 
 def _flips_html(c) -> str:
     gallery = (_figure(c.gallery_png, "R→W: right in A, wrong in B; W→R: the reverse")
-               if c.gallery_png else f"<p class='empty'>Gallery: {_e(c.gallery_note)}</p>")
+               if c.gallery_png else f"<p class='empty'>Gallery: {esc(c.gallery_note)}</p>")
     return (gallery + f"<h3>Right → wrong ({image_count(len(c.right_to_wrong))})</h3>"
             + _html_table(c.right_to_wrong, FLIP_ROWS)
             + f"<h3>Wrong → right ({image_count(len(c.wrong_to_right))})</h3>"
@@ -244,15 +237,15 @@ def to_html(c) -> str:
                         f"from MLflow (click to open)</summary>"
                         + _html_table(c.metrics) + "</details>"),
     }
-    nav = "".join(f"<a href='#{sid}'>{_e(title)}</a>" for sid, title in SECTIONS)
-    sections = "".join(f"<section id='{sid}'><h2>{_e(title)}</h2>{body[sid]}</section>"
+    nav = "".join(f"<a href='#{sid}'>{esc(title)}</a>" for sid, title in SECTIONS)
+    sections = "".join(f"<section id='{sid}'><h2>{esc(title)}</h2>{body[sid]}</section>"
                        for sid, title in SECTIONS)
-    prov = "".join(f"<div>{side} = {_e(s.label)} · run {_e(s.run_id)}</div>"
+    prov = "".join(f"<div>{side} = {esc(s.label)} · run {esc(s.run_id)}</div>"
                    for side, s in (("A", c.a), ("B", c.b)))
     title = f"Compare {c.a.name} vs {c.b.name}"
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
-            f"<header><h1>{_e(title)}</h1><div class='prov'>{prov}</div></header>"
+            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
+            f"<header><h1>{esc(title)}</h1><div class='prov'>{prov}</div></header>"
             f"<nav>{nav}</nav><main>{sections}</main></body></html>\n")
 
