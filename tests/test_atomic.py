@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from classlens.atomic import atomic_dir, atomic_path, write_json
+from classlens.atomic import atomic_dir, atomic_files, atomic_path, write_json
 
 
 def test_failed_write_leaves_previous_file_and_no_temp(tmp_path):
@@ -34,6 +34,43 @@ def test_failed_directory_leaves_previous_directory(tmp_path):
             raise RuntimeError("crash")
     assert sorted(p.name for p in out.iterdir()) == ["a.csv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval"]
+
+
+def test_staged_files_replace_only_their_namesakes(tmp_path):
+    """models/ holds DVC's .gitignore and maybe the user's own model file beside the outputs."""
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / ".gitignore").write_text("/model.keras\n")
+    (out / "mine.keras").write_text("user file")
+    (out / "model.keras").write_text("old model")
+    (out / "curves").mkdir()
+    (out / "curves" / "stale.csv").write_text("old")
+    with atomic_files(out) as tmp:
+        (tmp / "model.keras").write_text("new model")
+        (tmp / "card.md").write_text("card")
+        (tmp / "curves").mkdir()
+        (tmp / "curves" / "loss.csv").write_text("new")
+    assert (out / "model.keras").read_text() == "new model"
+    assert (out / ".gitignore").read_text() == "/model.keras\n"
+    assert (out / "mine.keras").read_text() == "user file"
+    assert sorted(p.name for p in (out / "curves").iterdir()) == ["loss.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".gitignore", "card.md", "curves",
+                                                      "mine.keras", "model.keras"]
+
+
+def test_failed_staging_moves_nothing(tmp_path):
+    """A failure after some outputs are written (the tracking server dying while the model is
+    logged) leaves every previous output, not a mix of new and old."""
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "model.keras").write_text("old model")
+    (out / "card.md").write_text("old card")
+    with pytest.raises(RuntimeError):
+        with atomic_files(out) as tmp:
+            (tmp / "model.keras").write_text("new model")
+            raise RuntimeError("server gone")
+    assert (out / "model.keras").read_text() == "old model"
+    assert sorted(p.name for p in out.iterdir()) == ["card.md", "model.keras"]
 
 
 def test_outputs_get_normal_permissions(tmp_path):

@@ -59,6 +59,37 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextmanager
+def atomic_files(folder: str | Path) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside `folder`; on success each entry written into it
+    replaces its namesake in `folder` (a file by `os.replace`, a sub-folder whole), and every
+    other entry of `folder` stays: for a folder that holds several stage outputs beside files
+    the stage does not own (DVC's `.gitignore`, a user's own model file in `models/`).
+
+    Nothing is moved until the `with` body has finished, so a failure anywhere in it (a bad
+    input, the tracking server dying, Ctrl-C) leaves `folder` exactly as it was; the moves
+    themselves are renames within one file system, done one after another at the very end."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder))
+    os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        yield tmp
+        for entry in sorted(tmp.iterdir()):
+            target = folder / entry.name
+            if entry.is_dir() and not entry.is_symlink():
+                old = folder / f".{entry.name}.old"
+                shutil.rmtree(old, ignore_errors=True)
+                if target.exists():
+                    target.rename(old)
+                entry.rename(target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(entry, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_text(target: str | Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from classlens import paths
-from classlens.atomic import atomic_dir, save_figure, write_csv, write_json
+from classlens.atomic import atomic_files, save_figure, write_csv, write_json
 from classlens.config import Config
 from classlens.data.prepared import load_classes
 from classlens.evaluation import results
@@ -44,7 +44,7 @@ def run(cfg: Config) -> None:
     order = class_order(report.confusion_normalized, ev.confusion_order)
 
     metrics = report.results()
-    with atomic_dir(paths.EVAL_DIR) as out:
+    with atomic_files(paths.EVAL_DIR) as out:  # beside DVC's .gitignore for figures/
         results.write(out / paths.ALL_METRICS.name, metrics)
         write_csv(out / paths.PER_CLASS.name, per_class)
         write_csv(out / paths.CONFUSION_RECORDS.name, records)

@@ -1,12 +1,12 @@
 """The end of the train stage: make the fitted model usable and self-describing.
 
-Writes beside `models/model.keras`:
+Writes into train's staging folder (moved onto `models/` with the model once all is written):
 - `preprocessing.json` — how new images become model input (`classlens.serving.preprocessing`);
 - `model_card.md` — what the model is and was trained on (`classlens.reporting.model_card`);
 - `augmentation_preview.png` — training images with augmented versions (`classlens.figures.augment`);
 and logs, inside the open training run, the pyfunc model that `classlens predict` and
 `mlflow models serve` use (`classlens.serving.pyfunc`), the Keras model itself through MLflow's
-Keras flavour, and those three files under `train/`.
+Keras flavour. (Train logs the three files under `train/` once they are in place.)
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from classlens import paths
+from pathlib import Path
+
 from classlens.atomic import save_figure, write_text
 from classlens.config import Config
 from classlens.serving.logged_model import log_image_model, log_keras_model
-from classlens.tracking.log import log_files
 from classlens.training.summary import headline
 
 PREVIEW_IMAGES = 4
@@ -25,10 +26,11 @@ PREVIEW_VERSIONS = 5
 EXAMPLE_IMAGES = 2  # in the logged model's input example
 
 
-def package_model(model, cfg: Config, *, classes: list[str], fingerprint: dict, history,
+def package_model(model, cfg: Config, out: Path, *, classes: list[str], fingerprint: dict, history,
                   best_epoch: int, train_images: np.ndarray, train_labels: np.ndarray,
                   example_images: np.ndarray, run_id: str) -> str:
-    """Write and log the record, card and preview, log the served model; returns its URI."""
+    """Write the record, card and preview into `out` (where train staged `model.keras`), log
+    the served model from there; returns its URI."""
     from classlens.figures import augment as augment_preview
     from classlens.reporting import model_card
     from classlens.reporting.model_summary import summarize_model
@@ -36,9 +38,9 @@ def package_model(model, cfg: Config, *, classes: list[str], fingerprint: dict, 
 
     record = record_for_training(image_shape=fingerprint["image_shape"], class_names=classes,
                                  data_options=cfg.data)
-    record.write(paths.PREPROCESSING)
+    record.write(out / paths.PREPROCESSING.name)
     model_uri = log_image_model(
-        paths.MODEL, paths.PREPROCESSING,
+        out / paths.MODEL.name, out / paths.PREPROCESSING.name,
         [encode_png(image) for image in np.asarray(example_images[:EXAMPLE_IMAGES])])
     log_keras_model(model, np.asarray(example_images[:EXAMPLE_IMAGES]))
 
@@ -50,7 +52,7 @@ def package_model(model, cfg: Config, *, classes: list[str], fingerprint: dict, 
                                   data_source=cfg.data.source, training=training,
                                   run_id=run_id, model_uri=model_uri,
                                   title=f"{cfg.model.name} on {cfg.data.name}")
-    write_text(paths.MODEL_CARD, card)
+    write_text(out / paths.MODEL_CARD.name, card)
 
     layers = augment_preview.augmentation_layers(model)
     picked = augment_preview.pick_examples(train_labels, n=PREVIEW_IMAGES)
@@ -59,10 +61,8 @@ def package_model(model, cfg: Config, *, classes: list[str], fingerprint: dict, 
                  if layers else np.repeat(originals[:, None], PREVIEW_VERSIONS, axis=1))
     description = ("augmentations: " + ", ".join(layer.name for layer in layers) if layers
                    else "no augmentation configured (versions equal the original)")
-    save_figure(paths.AUGMENT_PREVIEW, augment_preview.preview_figure(
+    save_figure(out / paths.AUGMENT_PREVIEW.name, augment_preview.preview_figure(
         originals, augmented, titles=[f"class {classes[int(train_labels[i])]}" for i in picked],
         description=description))
-
-    log_files([paths.PREPROCESSING, paths.MODEL_CARD, paths.AUGMENT_PREVIEW], "train")
     return model_uri
 

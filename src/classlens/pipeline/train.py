@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from classlens import paths
-from classlens.atomic import atomic_dir, save_figure, write_csv
+from classlens.atomic import atomic_files, save_figure, write_csv
 from classlens.config import BackboneOptions, Config
 from classlens.data.prepared import (cache_in_memory, load_classes, load_fingerprint,
                                      load_split)
 from classlens.errors import ConfigError
 from classlens.tracking.log import (epoch_metrics_callback, log_data_report, log_dataset,
-                                    log_for_compare, log_metrics, replace_artifacts, set_tags)
+                                    log_files, log_for_compare, log_metrics, replace_artifacts,
+                                    set_tags)
 from classlens.tracking.runs import training_run
 from classlens.tracking.store import resolve_tracking_uri, ui_url
 from classlens.training.summary import HEADLINE_METRIC_NAMES, epochs_run, headline
@@ -91,14 +92,23 @@ def run(cfg: Config) -> None:
                 extra_callbacks=[epoch_metrics_callback()])
             print(f"train: chief weights digest {distributed.weights_digest(model)}")
 
-        with atomic_dir(paths.MODEL_DIR) as out:
+        facts = headline(result.history, result.best_epoch)
+        # Every file of models/ goes into one staging folder, moved into place only once all
+        # are written and the served model is logged: whatever fails before (the tracking
+        # server, a kill), the previous models/ stays whole, never half new (atomic_files).
+        from classlens.pipeline.package_model import package_model
+        with atomic_files(paths.MODEL_DIR) as out:
             model.save(out / paths.MODEL.name)
             write_csv(out / paths.HISTORY.name, result.history)
             save_figure(out / paths.TRAINING_CURVES.name,
                         figures.training_curves(result.history, best_epoch=result.best_epoch))
             ref.write(out / paths.RUN_REF.name)
+            # preprocessing record, model card, augmentation preview, the served (pyfunc) model
+            package_model(model, cfg, out, classes=classes, fingerprint=fingerprint,
+                          history=result.history, best_epoch=result.best_epoch,
+                          train_images=train.images, train_labels=train.labels,
+                          example_images=val.images, run_id=ref.run_id)
 
-        facts = headline(result.history, result.best_epoch)
         log_metrics({**{HEADLINE_METRIC_NAMES[k]: v for k, v in facts.items()},
                      "trainable_params": model.count_params()})
         set_tags({"stopped_early": result.stopped_early,
@@ -108,13 +118,8 @@ def run(cfg: Config) -> None:
                      if n > 0}})
         replace_artifacts([paths.HISTORY, paths.TRAINING_CURVES, paths.FINGERPRINT,
                            paths.CLASSES], "train")
+        log_files([paths.PREPROCESSING, paths.MODEL_CARD, paths.AUGMENT_PREVIEW], "train")
         log_for_compare([paths.TRAINING_CURVES])
-        # preprocessing record, model card, augmentation preview, the served (pyfunc) model
-        from classlens.pipeline.package_model import package_model
-        package_model(model, cfg, classes=classes, fingerprint=fingerprint,
-                      history=result.history, best_epoch=result.best_epoch,
-                      train_images=train.images, train_labels=train.labels,
-                      example_images=val.images, run_id=ref.run_id)
     print(f"train: best epoch {result.best_epoch}/{facts['epochs_run']}, "
           f"val accuracy {facts['best_val_accuracy']:.4f}, run {ref.run_id}; runs side by side: "
           f"{ui_url(resolve_tracking_uri(ref.tracking_uri), ref.experiment_id)}")
