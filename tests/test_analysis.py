@@ -212,5 +212,8 @@ def test_class_order_methods():
 def test_file_stems_are_safe_and_unique():
     from classlens.naming import file_stems
 
-    assert file_stems(["a b", "a_b", "../x", "ok"]) == {"a b": "a_b", "a_b": "a_b-1",
-                                                       "../x": "_x", "ok": "ok"}
+    stems = file_stems(["a b", "a_b", "../x", "ok"])
+    # the name that already is the stem keeps it, whatever the order; the other gets a hash
+    assert stems == file_stems(["ok", "../x", "a_b", "a b"])
+    assert stems["a_b"] == "a_b" and stems["a b"].startswith("a_b-") and len(stems["a b"]) == 12
+    assert (stems["../x"], stems["ok"]) == ("_x", "ok")

@@ -9,7 +9,7 @@ import pytest
 from sklearn import metrics as skm
 
 from classlens.evaluation.classification import classify
-from classlens.naming import metric_key
+from classlens.naming import metric_keys
 from classlens.tracking.naming import classification_metrics
 
 
@@ -76,7 +76,7 @@ def test_flat_names_are_keyed_by_class_name():
     assert "test/f1/hot dog_" in flat and "test/support/hot dog_" in flat
     assert flat["test/top_5_accuracy"] == 1.0 and flat["test/f1_macro"] == 1.0
     assert all(key.startswith("test/") for key in flat)  # never shadowed by training numbers
-    assert metric_key("a/b c-d.e") == "a/b c-d.e"
+    assert metric_keys(["a/b c-d.e"]) == {"a/b c-d.e": "a_b c-d.e"}  # a class is one segment
 
 
 def test_shape_mismatch_names_the_argument():

@@ -40,7 +40,8 @@ def _shown(count: int, shown: int, what: str) -> str:
 
 
 def build_galleries(table, pairs, suspects, *, size: int, top_pairs: int, pair_size: int,
-                    class_order: list[str], class_size: int) -> list[Gallery]:
+                    class_order: list[str], class_size: int,
+                    classes: Optional[list[str]] = None) -> list[Gallery]:
     """Every gallery for the analyze stage.
 
     Args:
@@ -51,6 +52,8 @@ def build_galleries(table, pairs, suspects, *, size: int, top_pairs: int, pair_s
         top_pairs, pair_size: galleries for the first `top_pairs` pairs, `pair_size` images each.
         class_order: classes that get their two galleries, in order (e.g. weakest F1 first).
         class_size: images per class gallery (the most confident errors of that direction).
+        classes: every class name: their file stems (`classlens.naming.file_stems`, the ones
+            the evaluate stage records) name the class galleries; default `class_order`.
     """
     ranked = table.sort_values("confidence", ascending=False, kind="stable")
     wrong, right = ranked[~ranked["correct"]], ranked[ranked["correct"]]
@@ -64,15 +67,15 @@ def build_galleries(table, pairs, suspects, *, size: int, top_pairs: int, pair_s
                 "correct", right.iloc[::-1].head(size), len(right)),
     ]
     pair_rows = pairs.head(top_pairs)
-    stems = file_stems([f"{t}_to_{p}" for t, p in zip(pair_rows["true_label"],
-                                                       pair_rows["pred_label"])])
-    for t, p in zip(pair_rows["true_label"], pair_rows["pred_label"]):
+    top = list(zip(pair_rows["true_label"], pair_rows["pred_label"]))
+    pair_stems = file_stems(top, "_to_".join)  # by pair: ("a_to_b", "c") and ("a", "b_to_c") differ
+    for t, p in top:
         rows = wrong[(wrong["true_label"] == t) & (wrong["pred_label"] == p)]
-        galleries.append(Gallery(f"pair_{stems[f'{t}_to_{p}']}",
+        galleries.append(Gallery(f"pair_{pair_stems[(t, p)]}",
                                  f"True {t}, predicted {p}: "
                                  f"{_shown(len(rows), pair_size, 'most confident')}",
                                  "pair", rows.head(pair_size), len(rows)))
-    class_stems = file_stems(list(class_order))
+    class_stems = file_stems([*(classes or []), *class_order])
     for name in class_order:
         missed = wrong[wrong["true_label"] == name]
         alarms = wrong[wrong["pred_label"] == name]

@@ -72,7 +72,7 @@ def run(cfg: Config) -> None:
     galleries = build_galleries(table, pairs, suspects, size=an.gallery_size,
                                 top_pairs=an.top_pairs, pair_size=an.pair_gallery_size,
                                 class_order=f1_order[:an.max_class_galleries],
-                                class_size=an.class_gallery_size)
+                                class_size=an.class_gallery_size, classes=classes)
     index = _gallery_index(galleries)
     summary = {
         "n_test": int(len(table)), "n_correct": int(len(correct)),

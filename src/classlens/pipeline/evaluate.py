@@ -19,7 +19,7 @@ from classlens.evaluation.class_order import class_order
 from classlens.evaluation.classification import ClassificationReport, classify
 from classlens.evaluation.curves import curve_tables
 from classlens.evaluation.predictions import read_array, read_predictions
-from classlens.naming import file_stems
+from classlens.naming import class_keys, file_stems
 from classlens.tracking.log import log_for_compare, log_metrics, log_table, replace_artifacts
 from classlens.tracking.naming import classification_metrics
 from classlens.tracking.runs import stage_run
@@ -52,7 +52,10 @@ def run(cfg: Config) -> None:
                    {"classes": classes, "counts": report.confusion.tolist(),
                     "row_normalized": report.confusion_normalized.round(6).tolist(),
                     "column_normalized": report.confusion_column_normalized.round(6).tolist(),
-                    "order": {"method": ev.confusion_order, "classes": [classes[i] for i in order]}})
+                    "order": {"method": ev.confusion_order, "classes": [classes[i] for i in order]},
+                    # what each class is called in MLflow (test/f1/<metric_key>) and in file
+                    # names (roc/<file_stem>.csv, galleries): any label made safe, recorded here
+                    "class_keys": class_keys(classes)})
         write_json(out / paths.CALIBRATION_BINS.name, report.calibration.bins_json())
         _write_curves(out, report, max_points=ev.curve_points)
         (out / paths.EVAL_FIGURES.name).mkdir()

@@ -1,8 +1,10 @@
 """What things are called in MLflow: the run's param names (`train.epochs`) with their logged
 values, and the metric names, namespaced so that nothing shadows anything: per-epoch training
-numbers under `train/` and `val/` (`classlens.naming.epoch_metric_name`), the evaluation of the test split under
-`test/` (`test/accuracy`, `test/f1_macro`, `test/f1/<class>`, `test/accuracy_low`, `test/ece`...).
-Class names pass through `classlens.naming.metric_key`."""
+numbers under `train/` and `val/` (`classlens.naming.epoch_metric_name`), the evaluation of the
+test split under `test/` (`test/accuracy`, `test/f1_macro`, `test/f1/<class>`,
+`test/accuracy_low`, `test/ece`...). A class is named by its key from
+`classlens.naming.metric_keys` (`ship/` -> `test/f1/ship_`): any label gives names MLflow
+accepts, and the evaluate stage records each class's key (confusion_matrix.json `class_keys`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import json
 import re
 from typing import Any, Mapping, Optional
 
-from classlens.naming import dotted, metric_key
+from classlens.naming import dotted, metric_keys
 
 _TOP_LEVEL = ("accuracy", "balanced_accuracy", "log_loss", "cohen_kappa", "roc_auc_ovr_macro")
 _TOP_K = re.compile(r"top_\d+_accuracy")
@@ -37,12 +39,13 @@ def classification_metrics(metrics: Mapping[str, Any]) -> dict[str, Optional[flo
     for average in ("macro", "weighted", "micro"):
         for metric, value in metrics[f"{average}_avg"].items():
             flat[f"{metric}_{average}"] = value
+    keys = metric_keys(metrics["per_class"])
     for name, values in metrics["per_class"].items():
         for metric, value in values.items():
-            flat[f"{metric}/{metric_key(name)}"] = value
+            flat[f"{metric}/{keys[name]}"] = value
     if metrics.get("bootstrap") is not None:
         for path, interval in metrics["bootstrap"]["intervals"].items():
-            flat.update(_interval_names(path, interval["low"], interval["high"]))
+            flat.update(_interval_names(path, interval["low"], interval["high"], keys))
     if metrics.get("calibration") is not None:
         cal = metrics["calibration"]
         scaled = cal["temperature"]
@@ -54,12 +57,11 @@ def classification_metrics(metrics: Mapping[str, Any]) -> dict[str, Optional[flo
     return {TEST + key: value for key, value in flat.items()}
 
 
-def _interval_names(path: str, low, high) -> dict[str, Optional[float]]:
+def _interval_names(path: str, low, high, keys: Mapping[str, str]) -> dict[str, Optional[float]]:
     """`accuracy` -> accuracy_low/high; `macro_avg.f1` -> f1_macro_low/high;
-    `per_class.<name>.f1` -> f1_low/<name> (like `f1/<name>`)."""
+    `per_class.<name>.f1` -> f1_low/<key> (like `f1/<key>`; `keys`: class name -> metric key)."""
     if path.startswith("per_class."):
         name, metric = path[len("per_class."):].rsplit(".", 1)
-        return {f"{metric}_low/{metric_key(name)}": low,
-                f"{metric}_high/{metric_key(name)}": high}
+        return {f"{metric}_low/{keys[name]}": low, f"{metric}_high/{keys[name]}": high}
     base = {"macro_avg.f1": "f1_macro"}.get(path, path.replace(".", "_"))
     return {f"{base}_low": low, f"{base}_high": high}
