@@ -112,3 +112,28 @@ def test_every_declared_output_is_a_path_of_classlens_paths():
         outs += [next(iter(m)) if isinstance(m, dict) else m for m in spec.get("metrics", [])]
         unknown = [o for o in outs if o not in known]
         assert not unknown, f"dvc.yaml stage '{stage}' writes {unknown}, which classlens.paths does not name"
+
+
+def _outs(stage: dict) -> list[tuple[str, dict]]:
+    entries = [*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", [])]
+    return [(e, {}) if isinstance(e, str) else next(iter(e.items())) for e in entries]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_output_survives_a_failed_stage(stage):
+    """DVC deletes a non-persistent output before the stage runs, so a stage that then fails
+    (or is killed) would leave nothing; every output is `persist: true` and the stages replace
+    them atomically at their end (the e2e test in test_pipeline_dvc.py shows it)."""
+    outs = _outs(DVC_YAML["stages"][stage])
+    assert outs
+    assert [path for path, options in outs if not (options or {}).get("persist")] == []
+
+
+def test_check_runs_first_and_sees_every_param():
+    """`check` validates the whole params.yaml before any other stage: every stage is
+    downstream of prepare, and prepare depends on check's marker."""
+    check = DVC_YAML["stages"]["check"]
+    assert check["params"] == [{"params.yaml": None}]
+    assert [path for path, _ in _outs(check)] == [paths.CHECKED.as_posix()]
+    assert paths.CHECKED.as_posix() in DVC_YAML["stages"]["prepare"]["deps"]
+    assert STAGES[0] == "check"

@@ -23,8 +23,10 @@ from typing import Optional, Sequence
 from classlens.errors import ClassLensError
 from classlens.quiet import quiet_tensorflow
 
-# dvc.yaml's order: the report shows the gate's verdict, so the gate runs first
-STAGES = ("prepare", "train", "predict", "evaluate", "analyze", "explain", "gate", "report")
+# dvc.yaml's order: check first (it stops a bad config before any work); the report shows the
+# gate's verdict, so the gate runs before it
+STAGES = ("check", "prepare", "train", "predict", "evaluate", "analyze", "explain", "gate",
+          "report")
 
 
 class _CurrentStream(logging.StreamHandler):
@@ -64,14 +66,16 @@ def configure_logging() -> None:
 def run_stage(name: str, params_path: str | Path = "params.yaml") -> None:
     """Load and validate params, run stage `name`; a user error becomes one line and exit 2."""
     from classlens.config import load_params
+    from classlens.pipeline.stage_outputs import failure_note, outputs_state
 
     quiet_tensorflow()  # TF's start-up lines stay out of the stage log (CLASSLENS_VERBOSE=1: in)
     configure_logging()
+    before = outputs_state(name)
     try:
         cfg = load_params(params_path)
         importlib.import_module(f"classlens.pipeline.{name}").run(cfg)
     except ClassLensError as err:
-        print(f"classlens {name}: error: {err}", file=sys.stderr)
+        print(f"classlens {name}: error: {err}{failure_note(name, before)}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

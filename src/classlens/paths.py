@@ -20,6 +20,7 @@ def project_root() -> Path:
 
 
 PARAMS = Path("params.yaml")
+CHECKED = Path("data/checked.json")  # the check stage's constant marker (orders the stages)
 
 PREPARED_DIR = Path("data/prepared")
 CLASSES = PREPARED_DIR / "classes.json"

@@ -103,7 +103,8 @@ def _load(path: str) -> keras.Model:
             f"key 'model.path' must name a {' or '.join(MODEL_SUFFIXES)} file; received {path!r}"
         )
     try:
-        model = keras.models.load_model(file, compile=False)
+        # safe mode: a Lambda layer's Python code in the file is refused, never run
+        model = keras.saving.load_model(file, safe_mode=True, compile=False)
     except Exception as err:  # Keras raises many types for files it cannot read
         text = " ".join(str(err).split())[:300]
         raise InputError(
@@ -197,3 +198,16 @@ def _cut_before_softmax(model: keras.Model, path: str):
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def check_provided(path: str, *, num_classes: int,
+                   input_shape: tuple[int, ...] | None = None) -> keras.Model:
+    """Load the file at `path` as `load_provided` does and check it against what is known of
+    the data before prepare runs: the class count, and the input shape when conf/ fixes it
+    (`data.image_size` and `data.channels`); the check stage calls this so that a wrong file
+    stops `dvc repro` before any stage starts. Returns the loaded model."""
+    user = _load(path)
+    takes = tuple(user.input_shape[1:])
+    shape = input_shape if input_shape is not None else takes  # unknown yet: train checks it
+    _check_against_data(user, path, input_shape=shape, num_classes=num_classes)
+    return user

@@ -10,7 +10,7 @@ from typing import Callable
 from classlens.data.catalog import Catalog
 from classlens.data.options import DataConfig
 from classlens.data.sources.keras_datasets import CLASS_NAMES as KERAS_DATASETS
-from classlens.errors import ConfigError, one_of
+from classlens.errors import ConfigError, InputError, one_of
 from classlens.paths import project_root
 
 
@@ -78,3 +78,40 @@ def load_catalog(cfg: DataConfig) -> Catalog:
     checked the name against this registry; a direct caller's is checked the same way here."""
     one_of(SOURCES).check("data.source", cfg.source)
     return SOURCES[cfg.source](cfg)
+
+
+def check_location(cfg: DataConfig) -> str:
+    """Where `cfg` says the images are, checked without listing or reading them (the check
+    stage runs this on every params change, so it must stay cheap for a million files); returns
+    what was checked, for the stage's summary line. The listing itself (`load_catalog`) checks
+    the rest when prepare runs."""
+    one_of(SOURCES).check("data.source", cfg.source)
+    if cfg.source in ("folder", "idx"):
+        root = resolve_path(_required(cfg.root, "root", "/path/to/images"))
+        if not root.is_dir():
+            raise InputError(f"data.root: {root} is not a folder (relative paths are from the "
+                             "project root); point it at the images, e.g. "
+                             "`dvc exp run -S data.root=/path/to/images`")
+        return f"data.root {root}"
+    if cfg.source == "csv":
+        manifest = resolve_path(_required(cfg.manifest, "manifest", "/path/to/manifest.csv"))
+        if not manifest.is_file():
+            raise InputError(f"data.manifest: {manifest} is not a file (relative paths are from "
+                             "the project root); point it at a CSV file with columns "
+                             "path,label[,split]")
+        if cfg.root and not resolve_path(cfg.root).is_dir():
+            raise InputError(f"data.root: {resolve_path(cfg.root)} is not a folder; the "
+                             "manifest's paths are resolved inside it (leave it empty for the "
+                             "manifest's own folder)")
+        return f"data.manifest {manifest}"
+    return f"data.source {cfg.source}"
+
+
+def class_names_before_prepare(cfg: DataConfig) -> list[str]:
+    """The classes prepare will find, without reading pixels: `data.class_names` when set, a
+    Keras dataset's known names, else the source's listing (`load_catalog`)."""
+    if cfg.class_names:
+        return list(cfg.class_names)
+    if cfg.source in KERAS_DATASETS:
+        return list(KERAS_DATASETS[cfg.source])
+    return load_catalog(cfg).class_names
