@@ -12,7 +12,8 @@ import yaml
 
 from classlens.config import validate
 from classlens.errors import InputError
-from classlens.tracking.runs import find_run, run_name, training_run
+from classlens.tracking.lookup import find_run
+from classlens.tracking.runs import run_name, training_run
 from tests.conftest import run
 
 REPO = Path(__file__).resolve().parents[1]

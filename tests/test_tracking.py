@@ -13,7 +13,8 @@ import yaml
 from classlens.config import validate
 from classlens.paths import project_root
 from classlens.tracking.log import log_metrics, replace_artifacts
-from classlens.tracking.runs import (TAG_DIGEST, TAG_FORKED_FROM, RunRef, params_digest,
+from classlens.tracking.runs import (TAG_DIGEST, TAG_FORKED_FROM, TAG_ORIGINAL_RUN,
+                                    TAG_ORIGINAL_STORE, TAG_PROCESS, RunRef, params_digest,
                                     stage_run, training_run)
 from classlens.tracking.store import resolve_tracking_uri
 
@@ -139,3 +140,62 @@ def test_missing_run_reference_is_one_clear_line(cfg, store):
     with pytest.raises(InputError, match="run the train stage first"):
         with stage_run(store / "nope.json", dataclasses.asdict(cfg)):
             pass
+
+
+def test_a_run_this_store_lacks_starts_one_here_tagged_with_the_original(cfg, store,
+                                                                         monkeypatch):
+    """A colleague's clone (after `dvc pull`) has models/mlflow_run.json naming a run in the
+    original checkout's store: the stage logs into a new run of its own store, which the next
+    stage finds again, instead of failing for ever."""
+    ref = _train_run(cfg, store)
+    clone = store / "clone"  # git clone + dvc pull: the files, not the store
+    clone.mkdir()
+    (clone / "dvc.yaml").write_text("stages: {}\n")
+    (clone / "mlflow_run.json").write_text((store / "mlflow_run.json").read_text())
+    monkeypatch.chdir(clone)
+    params = dataclasses.asdict(cfg)
+    with stage_run(clone / "mlflow_run.json", params) as first:
+        log_metrics({"test/accuracy": 0.75})
+    with stage_run(clone / "mlflow_run.json", params) as second:
+        pass
+    assert (clone / "mlflow.db").exists()
+    assert first == second != ref.run_id
+    run = mlflow.MlflowClient().get_run(first)
+    assert run.data.tags[TAG_ORIGINAL_RUN] == ref.run_id
+    assert run.data.tags[TAG_ORIGINAL_STORE] == "sqlite:///mlflow.db"
+    assert run.data.params["train.epochs"] == str(cfg.train.epochs)
+    assert run.data.metrics["test/accuracy"] == 0.75
+
+
+def test_the_run_reference_records_the_store_actually_used(cfg, store, monkeypatch):
+    other = store / "elsewhere" / "team.db"
+    other.parent.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{other}")
+    ref = _train_run(cfg, store)
+    assert ref.tracking_uri == cfg.tracking.uri  # as configured
+    assert ref.store == f"sqlite:///{other}"  # where the run is
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    with stage_run(store / "mlflow_run.json", dataclasses.asdict(cfg)) as run_id:
+        assert run_id == ref.run_id  # found in team.db although the environment is gone
+    assert not (store / "mlflow.db").exists()
+    old = {k: v for k, v in dataclasses.asdict(ref).items() if k != "store"}  # an older file
+    assert RunRef(**old).store_uri == cfg.tracking.uri
+
+
+def test_a_run_left_running_by_a_killed_stage_is_marked_killed(cfg, store):
+    import subprocess
+    import sys
+
+    ref = _train_run(cfg, store)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    client = mlflow.MlflowClient()
+    orphan = client.create_run(ref.experiment_id)  # as a SIGKILLed stage leaves it
+    import socket
+
+    client.set_tag(orphan.info.run_id, TAG_PROCESS, f"{socket.gethostname()}:{gone.stdout.strip()}")
+    assert client.get_run(orphan.info.run_id).info.status == "RUNNING"
+    with stage_run(store / "mlflow_run.json", dataclasses.asdict(cfg)):
+        pass
+    assert client.get_run(orphan.info.run_id).info.status == "KILLED"
+    assert client.get_run(ref.run_id).info.status == "FINISHED"

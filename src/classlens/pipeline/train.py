@@ -122,7 +122,7 @@ def run(cfg: Config) -> None:
         log_for_compare([paths.TRAINING_CURVES])
     print(f"train: best epoch {result.best_epoch}/{facts['epochs_run']}, "
           f"val accuracy {facts['best_val_accuracy']:.4f}, run {ref.run_id}; runs side by side: "
-          f"{ui_url(resolve_tracking_uri(ref.tracking_uri), ref.experiment_id)}")
+          f"{ui_url(resolve_tracking_uri(ref.store_uri), ref.experiment_id)}")
 
 
 def _train_as_worker(build, train, val, cfg: Config, strategy) -> None:

@@ -27,7 +27,7 @@ from classlens.evaluation.compare import (HeadlineRow, PairedChange, aligned_con
                                           params_diff, paired_change)
 from classlens.reporting.compare_render import to_html, to_markdown
 from classlens.tracking.options import TrackingConfig
-from classlens.tracking.runs import download_artifact, find_run, run_data
+from classlens.tracking.lookup import download_artifact, find_run, run_data
 
 METRICS_ARTIFACTS = ("evaluate/all_metrics.json", "evaluate/metrics.json")  # new name first
 CONFUSION_ARTIFACT = "evaluate/confusion_matrix.json"

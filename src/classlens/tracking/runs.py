@@ -1,4 +1,4 @@
-"""The experiment's MLflow run, shared by every stage, and reading runs back.
+"""The experiment's MLflow run, shared by every stage (reading runs back: `tracking.lookup`).
 
 The train stage creates the run and writes a reference to it (`models/mlflow_run.json`, a DVC
 output). Every later stage opens that run and logs into it. Each run is tagged with the digest of
@@ -9,6 +9,11 @@ model), the stage does not write into the other experiment's run: it logs into a
 next stage of the same experiment. A stage that DVC re-runs under the same params replaces its
 own artifact folder in the run instead of starting a stray run.
 
+A reference to a run the current store does not hold (a colleague's clone after `dvc pull`, a
+different server) is not an error: the stage starts a run in this store, tagged with the original
+run id and store, and the next stages find that one. A run left RUNNING by a stage that was killed
+is marked KILLED by the next stage that opens a run in the experiment.
+
 `params` below is the whole validated config as a plain nested dict (`dataclasses.asdict(cfg)`);
 the stage passes it, so tracking needs no knowledge of the config schema.
 """
@@ -18,7 +23,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
+import socket
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +42,11 @@ from classlens.tracking.store import (check_artifact_location, experiment_id,
 TAG_DIGEST = "classlens.params_digest"
 TAG_TRAINED_IN = "classlens.trained_in_run"
 TAG_FORKED_FROM = "classlens.forked_from"
+TAG_ORIGINAL_RUN = "classlens.original_run"  # a run started because the store lacked this one
+TAG_ORIGINAL_STORE = "classlens.original_store"
+TAG_PROCESS = "classlens.process"  # host:pid of the stage that has the run open
+
+log = logging.getLogger(__name__)
 
 Params = Mapping[str, Any]  # the whole validated config as a plain nested dict
 
@@ -50,6 +62,13 @@ class RunRef:
     experiment_id: str
     tracking_uri: str  # as configured (relative paths stay relative, so the repo can move)
     params_digest: str
+    store: str = ""  # the store used: MLFLOW_TRACKING_URI if set, else tracking_uri ("": older)
+
+    @property
+    def store_uri(self) -> str:
+        """Where the run was logged (before `resolve_tracking_uri`, which lets the environment
+        of the reading process win)."""
+        return self.store or self.tracking_uri
 
     def write(self, path: Path) -> None:
         write_json(path, dataclasses.asdict(self))
@@ -70,7 +89,7 @@ def params_digest(params: Params) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _git(*args: str) -> str:
+def git_output(*args: str) -> str:
     """`git <args>` in the current folder, its output stripped; "" when git or the repo is not
     there (a project folder need not be a git checkout)."""
     import subprocess
@@ -85,10 +104,10 @@ def _git(*args: str) -> str:
 def _run_tags() -> dict[str, str]:
     """Git commit and branch, and the DVC experiment tags (set by DVC in `dvc exp run`)."""
     tags = {}
-    commit = _git("rev-parse", "HEAD")
+    commit = git_output("rev-parse", "HEAD")
     if commit:
         tags["git_commit"] = commit
-    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
+    branch = git_output("rev-parse", "--abbrev-ref", "HEAD")
     if branch and branch != "HEAD":
         tags["git_branch"] = branch
     for var in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
@@ -106,7 +125,7 @@ def run_name(tags: Optional[Mapping[str, str]] = None) -> Optional[str]:
     name = tags.get("dvc_exp_name") or tags.get("git_branch")
     if name or "git_commit" not in tags:
         return name or None
-    return _git("rev-parse", "--short", "HEAD") or None  # detached: only then one more call
+    return git_output("rev-parse", "--short", "HEAD") or None  # detached: only then one more call
 
 
 
@@ -121,21 +140,24 @@ def training_run(store: TrackingConfig, params: Params, *, data_fingerprint: dic
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    used = _store_used(store.uri)
     use_store(store.uri)  # an unreachable server fails here, before training starts
     digest = params_digest(params)
     try:
         experiment = experiment_id(store.experiment)
+        _end_abandoned_runs(experiment)
         tags = _run_tags()
         with mlflow.start_run(experiment_id=experiment, run_name=run_name(tags)) as run:
             run_id = run.info.run_id
             mlflow.set_tags({**tags, TAG_DIGEST: digest, TAG_TRAINED_IN: run_id,
+                             TAG_PROCESS: f"{socket.gethostname()}:{os.getpid()}",
                              "data_fingerprint": data_fingerprint["digest"]})
             mlflow.log_params(param_values(params))
             yield RunRef(run_id=run_id, experiment_id=experiment,
-                         tracking_uri=store.uri, params_digest=digest)
+                         tracking_uri=store.uri, params_digest=digest, store=used)
     except MlflowException as err:
-        raise InputError(f"MLflow logging failed ({str(err).splitlines()[0][:200]}); output "
-                         "files already written are kept; re-run once the store is back") from None
+        raise InputError(f"MLflow logging failed ({str(err).splitlines()[0][:200]}); re-run "
+                         "once the store is back") from None
 
 
 @contextmanager
@@ -143,44 +165,109 @@ def stage_run(run_ref_path: Path, params: Params) -> Iterator[str]:
     """Open the experiment's run for a stage after train; yields the run id.
 
     The run is the training run when it was made under the same params, else this experiment's
-    fork of it (created on first use) for `params`.
+    fork of it (created on first use) for `params`; when this store does not hold the training
+    run at all, a run started here for it (see the module docstring).
     """
     import mlflow
     from mlflow.exceptions import MlflowException
 
     ref = RunRef.read(run_ref_path)
+    use_store(ref.store_uri)
     try:
-        use_store(ref.tracking_uri)
-    except InputError as err:
-        raise InputError(f"{err}; this stage's output files are written, only logging failed "
-                         "(re-run the stage once the store is back)") from None
-    try:
-        check_artifact_location(ref.experiment_id)  # a copied checkout must not log elsewhere
         run_id = _find_or_fork(ref, params)
         with mlflow.start_run(run_id=run_id):
+            mlflow.set_tag(TAG_PROCESS, f"{socket.gethostname()}:{os.getpid()}")
             yield run_id
     except MlflowException as err:
-        raise InputError(f"MLflow logging failed ({str(err).splitlines()[0][:200]}); this "
-                         "stage's output files are written; re-run it once the store is "
-                         "back") from None
+        raise InputError(f"MLflow logging failed ({str(err).splitlines()[0][:200]}); re-run "
+                         "the stage once the store is back") from None
+
+
+def _store_used(configured: str) -> str:
+    """What `RunRef.store` records: the environment's store when it overrides `configured`
+    (anchored as `resolve_tracking_uri` anchors it), else `configured` itself."""
+    return resolve_tracking_uri(configured) if os.environ.get("MLFLOW_TRACKING_URI") else configured
+
+
+def _end_abandoned_runs(experiment: str) -> None:
+    """Mark KILLED the experiment's runs still RUNNING whose stage process (tag `TAG_PROCESS`)
+    is gone from this host: a stage killed with SIGKILL (or the machine's OOM killer) cannot
+    end its own run."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    host = socket.gethostname()
+    for run in client.search_runs([experiment], filter_string="attributes.status = 'RUNNING'",
+                                  max_results=200):
+        owner = run.data.tags.get(TAG_PROCESS, "")
+        name, _, pid = owner.rpartition(":")
+        if name == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            log.warning("marked MLflow run %s KILLED: the stage process %s that had it open is "
+                        "gone", run.info.run_id, pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        pass
+    return True
 
 
 def _find_or_fork(ref: RunRef, params: Params) -> str:
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     digest = params_digest(params)
     client = MlflowClient()
-    if digest == ref.params_digest:
+    present = True
+    try:
+        client.get_run(ref.run_id)
+    except MlflowException:
+        present = False
+    if present:
+        check_artifact_location(ref.experiment_id)  # a copied checkout must not log elsewhere
+        experiment = ref.experiment_id
+    else:  # a clone, or another server: this store has its own id for the experiment
+        experiment = experiment_id(params["tracking"]["experiment"])
+    _end_abandoned_runs(experiment)
+    if present and digest == ref.params_digest:
         return ref.run_id
     found = client.search_runs(
-        [ref.experiment_id],
+        [experiment],
         filter_string=f"tags.`{TAG_TRAINED_IN}` = '{ref.run_id}' and tags.`{TAG_DIGEST}` = '{digest}'",
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
     if found:
         return found[0].info.run_id
+    if not present:
+        return _start_in_this_store(client, ref, params, digest, experiment)
     return _fork(client, ref, params, digest)
+
+
+def _start_in_this_store(client, ref: RunRef, params: Params, digest: str,
+                         experiment: str) -> str:
+    """A run in the active store for a training run it does not hold: params and tags as the
+    training run had them, the original id and store as tags; the training metrics and files
+    stay with the original (models/ holds the files)."""
+    from mlflow.entities import Param, RunTag
+
+    tags = _run_tags()
+    tags.update({TAG_DIGEST: digest, TAG_TRAINED_IN: ref.run_id, TAG_ORIGINAL_RUN: ref.run_id,
+                 TAG_ORIGINAL_STORE: ref.store_uri})
+    run = client.create_run(experiment, run_name=run_name(tags))
+    client.log_batch(run.info.run_id,
+                     params=[Param(k, v) for k, v in param_values(params).items()],
+                     tags=[RunTag(k, v) for k, v in tags.items()])
+    client.set_terminated(run.info.run_id)
+    log.warning("MLflow run %s of models/mlflow_run.json is not in this store (%s): logging to "
+                "a new run %s tagged %s=%s", ref.run_id, resolve_tracking_uri(ref.store_uri),
+                run.info.run_id, TAG_ORIGINAL_RUN, ref.run_id)
+    return run.info.run_id
 
 
 def _fork(client, ref: RunRef, params: Params, digest: str) -> str:
@@ -188,7 +275,8 @@ def _fork(client, ref: RunRef, params: Params, digest: str) -> str:
     from mlflow.entities import Metric, Param, RunTag
 
     source = client.get_run(ref.run_id)
-    keep = {k: v for k, v in source.data.tags.items() if not k.startswith("mlflow.")}
+    keep = {k: v for k, v in source.data.tags.items()
+            if not k.startswith("mlflow.") and k != TAG_PROCESS}
     tags = _run_tags()
     keep.update(tags)
     keep.update({TAG_DIGEST: digest, TAG_FORKED_FROM: ref.run_id, TAG_TRAINED_IN: ref.run_id})
@@ -207,63 +295,3 @@ def _fork(client, ref: RunRef, params: Params, digest: str) -> str:
             client.log_artifacts(new_id, local)
     client.set_terminated(new_id)
     return new_id
-
-
-# ---------------------------------------------------------------- reading runs back
-
-
-def find_run(ref: str, *, tracking: TrackingConfig) -> str:
-    """The run `ref` names, tried in this order: an MLflow run id; a DVC experiment name (tag
-    `dvc_exp_name`); a run name (a plain `dvc repro` is named after its git branch, e.g. `main`);
-    a git revision (branch, tag, commit: the run of a plain `dvc repro` at that commit, not an
-    experiment based on it). The newest run wins where several match."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    use_store(tracking.uri)
-    client = MlflowClient()
-    if len(ref) == 32 and all(c in "0123456789abcdef" for c in ref):
-        try:
-            return client.get_run(ref).info.run_id
-        except MlflowException:
-            pass
-    experiment = client.get_experiment_by_name(tracking.experiment)
-    if experiment is not None:
-        quoted = ref.replace("'", "\\'")
-        for where in (f"tags.dvc_exp_name = '{quoted}'", f"attributes.run_name = '{quoted}'"):
-            found = client.search_runs([experiment.experiment_id], filter_string=where,
-                                       order_by=["attributes.start_time DESC"], max_results=1)
-            if found:
-                return found[0].info.run_id
-        commit = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-        if commit:
-            found = client.search_runs([experiment.experiment_id],
-                                       filter_string=f"tags.git_commit = '{commit}'",
-                                       order_by=["attributes.start_time DESC"], max_results=50)
-            plain = [r for r in found if "dvc_exp_name" not in r.data.tags]
-            if plain:
-                return plain[0].info.run_id
-    raise InputError(
-        f"{ref!r}: no run found in experiment {tracking.experiment!r} at "
-        f"{resolve_tracking_uri(tracking.uri)}; accepted: an MLflow run id, a DVC experiment "
-        "name (`dvc exp list`), a run name, or a git revision with a `dvc repro` run "
-        "(`mlflow runs list --experiment-name ...` lists them)")
-
-
-def run_data(run_id: str) -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
-    """(params, latest metrics, tags) of a run."""
-    from mlflow import MlflowClient
-
-    run = MlflowClient().get_run(run_id)
-    return dict(run.data.params), dict(run.data.metrics), dict(run.data.tags)
-
-
-def download_artifact(run_id: str, artifact_path: str, dst: Path) -> Path:
-    """Download one artifact of a run into folder `dst`; a clear error when it is absent."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return Path(MlflowClient().download_artifacts(run_id, artifact_path, str(dst)))
-    except (MlflowException, OSError) as err:
-        raise InputError(f"run {run_id}: artifact {artifact_path!r} not found ({err})") from None
