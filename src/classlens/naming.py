@@ -110,6 +110,14 @@ def class_keys(names: Iterable[str]) -> dict[str, dict[str, str]]:
     return {name: {"metric_key": metric[name], "file_stem": stems[name]} for name in names}
 
 
+def shortened(name: str, limit: int) -> str:
+    """A name cut to `limit` characters, an ellipsis marking the cut: for a figure's ticks,
+    legends and captions, where a 300-character class would squeeze the plot to nothing (the
+    report and the files keep the whole name)."""
+    name = str(name)
+    return name if len(name) <= limit else name[:limit - 1] + "\u2026"
+
+
 # ---------------------------------------------------------------- Markdown
 
 # Backslash-escaped in Markdown text: what would start code, emphasis, a link, strikethrough or

@@ -24,6 +24,7 @@ from typing import Any, Optional
 from classlens.errors import ClassLensError
 from classlens.evaluation.results import Metrics, MetricsLike
 from classlens.formatting import format_value
+from classlens.naming import markdown_code, markdown_text
 
 DIRECTIONS = ("higher", "lower")
 NOISE_MODES = ("fail", "warn")
@@ -80,22 +81,29 @@ class GateResult:
         }
 
     def to_markdown(self, *, title: str = "Metric gate") -> str:
+        """The verdict as a Markdown table, for a pull-request comment: every name from the
+        data (class names in metric paths, the baseline's source) escaped, never raw HTML."""
         icon = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail"}
         lines = [
-            f"### {title}: {icon[self.verdict]}",
+            f"### {markdown_text(title)}: {icon[self.verdict]}",
             "",
             "| metric | baseline | now | change | limit | verdict |",
             "|---|---:|---:|---:|---|---|",
         ]
         order = {"fail": 0, "warn": 1, "pass": 2}
         for row in sorted(self.rows, key=lambda r: order[r.verdict]):
-            reason = f" ({row.reason})" if row.reason else ""
+            reason = f" ({markdown_text(row.reason)})" if row.reason else ""
             lines.append(
-                f"| `{row.metric}` | {format_value(row.baseline)} | {format_value(row.now)} | "
-                f"{format_value(row.change, signed=True)} | {row.limit} | "
-                f"{icon[row.verdict]}{reason} |"
+                f"| {markdown_code(row.metric)} | {format_value(row.baseline)} | "
+                f"{format_value(row.now)} | {format_value(row.change, signed=True)} | "
+                f"{markdown_text(row.limit)} | {icon[row.verdict]}{reason} |"
             )
         return "\n".join(lines) + "\n"
+
+
+def not_judged_markdown(reason: str) -> str:
+    """gate.md when the gate cannot judge; the reason (it may quote a class name) escaped."""
+    return f"### Metric gate: not judged\n\n{markdown_text(reason)}\n"
 
 
 def check_rules(rules: list[Rule], *, default_noise: str = "fail") -> None:

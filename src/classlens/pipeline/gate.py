@@ -12,7 +12,8 @@ from classlens.atomic import atomic_dir, write_json, write_text
 from classlens.config import Config, GateConfig
 from classlens.errors import InputError
 from classlens.evaluation import results
-from classlens.evaluation.gate import GateInputError, GateResult, Rule, run_gate
+from classlens.evaluation.gate import (GateInputError, GateResult, Rule, not_judged_markdown,
+                                       run_gate)
 from classlens.evaluation.results import Metrics
 
 
@@ -129,7 +130,7 @@ def run(cfg: Config) -> None:
     except GateInputError as err:
         if cfg.gate.fail_pipeline:
             raise
-        markdown = f"### Metric gate: not judged\n\n{err}\n"
+        markdown = not_judged_markdown(str(err))
         with atomic_dir(paths.GATE_DIR) as out:
             write_text(out / paths.GATE_MD.name, markdown)
             write_json(out / paths.GATE_JSON.name, {"verdict": "unusable", "reason": str(err),

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from classlens.analysis.galleries import image_count
 from classlens.evaluation.gate import infer_direction
 from classlens.formatting import format_number, number_kind
+from classlens.naming import markdown_text
 from classlens.reporting.html import Figure, esc, figure_html
 
 FLIP_ROWS = 20  # rows of each flip table shown (the count is always the full one)
@@ -106,10 +107,10 @@ def _md_table(frame, limit: Optional[int] = None) -> str:
     columns, numeric, rows = _cells(frame, limit)
     if not columns:
         return "_none_"
-    esc = (lambda s: s.replace("|", "\\|"))
     align = ["---:" if number else ":---" for number in numeric]
-    lines = ["| " + " | ".join(esc(str(c)) for c in columns) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(esc(text) for text in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(markdown_text(c) for c in columns) + " |",
+             "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(markdown_text(text) for text in row) + " |" for row in rows]
     shown = _shown(frame, limit)
     return "\n".join(lines) + (f"\n\n_{shown.strip(' ()')}_" if shown else "")
 
@@ -117,13 +118,15 @@ def _md_table(frame, limit: Optional[int] = None) -> str:
 def to_markdown(c, *, full_table: bool = True) -> str:
     """The comparison as Markdown; `full_table=False` (a terminal) leaves every-number table
     out with one line saying so (the written compare.md and compare.html hold it)."""
-    out = [f"## Compare A = {c.a.label} vs B = {c.b.label}", "", "### Headline", "",
+    md = markdown_text  # every name from the runs (labels, classes, params) shows as written
+    out = [f"## Compare A = {md(c.a.label)} vs B = {md(c.b.label)}", "", "### Headline", "",
            "| metric | A | B | change B − A |", "|:---|---:|---:|---:|"]
     for row in c.headline:
         cells = (f"{value} {interval}".strip() for value, interval, _ in _headline_cells(row))
-        out.append(f"| {row.label} | " + " | ".join(cells) + " |")
-    out += ["", _method_note(c), "", f"Gate verdict: A {c.a.gate_text}; B {c.b.gate_text}", ""]
-    out += [f"_Note: {note}_\n" for note in c.notes]
+        out.append(f"| {md(row.label)} | " + " | ".join(cells) + " |")
+    out += ["", _method_note(c), "",
+            f"Gate verdict: A {md(c.a.gate_text)}; B {md(c.b.gate_text)}", ""]
+    out += [f"_Note: {md(note)}_\n" for note in c.notes]
     out += ["### Params that differ", "", _md_table(c.params), "",
             "### Classes whose F1 moved most", "", _md_table(c.movers), ""]
     if c.confusion_movers is not None:
@@ -133,7 +136,7 @@ def to_markdown(c, *, full_table: bool = True) -> str:
             _md_table(c.right_to_wrong, FLIP_ROWS), "",
             f"### Wrong → right ({image_count(len(c.wrong_to_right))})", "",
             _md_table(c.wrong_to_right, FLIP_ROWS), ""]
-    out += [f"_Gallery: {c.gallery_note}_", ""] if c.gallery_note else []
+    out += [f"_Gallery: {md(c.gallery_note)}_", ""] if c.gallery_note else []
     if not full_table:
         return "\n".join(out + [f"_All metrics ({len(c.metrics)}): in compare.md and "
                                  "compare.html_", ""])
@@ -233,7 +236,7 @@ def to_html(c) -> str:
         "confusion": _confusion_html(c),
         "flips": _flips_html(c),
         "all-metrics": (f"<details><summary>{len(c.metrics)} numbers: every metric of "
-                        f"{' / '.join(sources)}, and the last logged train/, val/ and learning_rate values "
+                        f"{esc(' / '.join(sources))}, and the last logged train/, val/ and learning_rate values "
                         f"from MLflow (click to open)</summary>"
                         + _html_table(c.metrics) + "</details>"),
     }

@@ -10,6 +10,8 @@ Written in two steps because the facts arrive at different stages:
   `classlens card`.
 
 The card is Markdown, so it reads well in MLflow's artifact view, on GitHub and in the report.
+Every name from the data or the model (classes, layers, the title) goes through
+`classlens.naming.markdown_text`: a class named `<img src=x>` or `a|b` shows as written.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Optional, Union
 from classlens.evaluation import results
 from classlens.evaluation.results import MetricsLike
 from classlens.formatting import format_value
+from classlens.naming import markdown_code, markdown_text
 from classlens.reporting.model_summary import ModelSummary
 
 EVALUATION_BEGIN = "<!-- classlens:evaluation:begin -->"
@@ -60,28 +63,29 @@ def render_card(
     splits = [s for s in ("train", "val", "test") if s in counts]
     total = summary.trainable_params + summary.frozen_params + summary.statistics_params
     lines = [
-        f"# Model card: {title or f'{summary.name} on {data_source}'}",
+        f"# Model card: {markdown_text(title or f'{summary.name} on {data_source}')}",
         "",
         "Written by the classlens train stage. "
-        + (f"MLflow run `{run_id}`" if run_id else "")
-        + (f", model `{model_uri}`." if model_uri else ("." if run_id else "")),
+        + (f"MLflow run {markdown_code(run_id)}" if run_id else "")
+        + (f", model {markdown_code(model_uri)}." if model_uri else ("." if run_id else "")),
         "",
         "## Model",
         "",
-        f"- Architecture: `{summary.name}`, {len(summary.layers)} top-level layers, ending in a "
-        f"softmax over {len(classes)} classes.",
+        f"- Architecture: {markdown_code(summary.name)}, {len(summary.layers)} top-level layers, "
+        f"ending in a softmax over {len(classes)} classes.",
         f"- Parameters: {total:,} in all — {summary.trainable_params:,} trainable, "
         f"{summary.frozen_params:,} frozen, {summary.statistics_params:,} non-trainable "
         "statistics (BatchNorm moving mean/variance).",
         "- Augmentation (training only): "
-        + (", ".join(f"`{a}`" for a in summary.augmentations) if summary.augmentations
+        + (", ".join(markdown_code(a) for a in summary.augmentations) if summary.augmentations
            else "none") + ".",
         "",
         "<details><summary>Layers</summary>",
         "",
         "| layer | type | output shape | params | trainable |",
         "|---|---|---|---:|---|",
-        *(f"| {r.name} | {r.kind} | {r.output_shape} | {r.params:,} | "
+        *(f"| {markdown_text(r.name)} | {markdown_text(r.kind)} | "
+          f"{markdown_text(r.output_shape)} | {r.params:,} | "
           f"{'yes' if r.trainable else 'no'} |" for r in summary.layers),
         "",
         "</details>",
@@ -102,14 +106,16 @@ def render_card(
         "",
         "## Training data",
         "",
-        f"- Source: `{data_source}`; prepared images {fingerprint.get('image_shape')}; "
-        f"fingerprint (SHA-256) `{fingerprint.get('digest', '?')}`.",
+        f"- Source: {markdown_code(data_source)}; prepared images "
+        f"{markdown_text(fingerprint.get('image_shape'))}; "
+        f"fingerprint (SHA-256) {markdown_code(fingerprint.get('digest', '?'))}.",
         "- Images per split: " + ", ".join(
             f"{s} {sum(counts[s].values()):,}" for s in splits) + ".",
         "",
         "| class | " + " | ".join(splits) + " |",
         "|---|" + "---:|" * len(splits),
-        *(f"| {name} | " + " | ".join(str(counts[s].get(name, 0)) for s in splits) + " |"
+        *(f"| {markdown_text(name)} | "
+          + " | ".join(str(counts[s].get(name, 0)) for s in splits) + " |"
           for name in classes),
         "",
         "## Training",
@@ -126,7 +132,8 @@ def render_card(
         "## Intended use and limits",
         "",
         f"Classifies images into the {len(classes)} classes above. It has only seen images like "
-        f"its `{data_source}` training data; images of other kinds, sizes or colour conventions "
+        f"its {markdown_code(data_source)} training data; images of other kinds, sizes or colour "
+        "conventions "
         "get confident-looking but meaningless answers, and the probabilities are not calibrated "
         "unless the evaluation says so.",
         "",
@@ -187,10 +194,10 @@ def evaluation_section(metrics: MetricsLike, *, confusion: Optional[dict[str, An
                   "| class | F1 | precision | recall | support | most often predicted as |",
                   "|---|---:|---:|---:|---:|---|"]
         for name, values in weak:
-            lines.append(f"| {name} | {_compact(values.get('f1'))} | "
+            lines.append(f"| {markdown_text(name)} | {_compact(values.get('f1'))} | "
                          f"{_compact(values.get('precision'))} | "
                          f"{_compact(values.get('recall'))} | {values.get('support', '?')} | "
-                         f"{mistaken.get(name, '—')} |")
+                         f"{markdown_text(mistaken.get(name, '—'))} |")
     return "\n".join(lines)
 
 
