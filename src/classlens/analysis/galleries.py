@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 from classlens.formatting import plural
-from classlens.naming import file_stems
+from classlens.naming import file_stems, shortened
 
 KINDS = ("errors", "correct", "pair", "missed", "false_alarms", "suspects")
+# a class name in a title (drawn above the grid) or an image's caption longer than this is cut
+TITLE_NAME_CHARS, CAPTION_NAME_CHARS = 32, 20
 
 
 @dataclass(frozen=True)
@@ -71,25 +73,27 @@ def build_galleries(table, pairs, suspects, *, size: int, top_pairs: int, pair_s
     pair_stems = file_stems(top, "_to_".join)  # by pair: ("a_to_b", "c") and ("a", "b_to_c") differ
     for t, p in top:
         rows = wrong[(wrong["true_label"] == t) & (wrong["pred_label"] == p)]
+        t_, p_ = shortened(t, TITLE_NAME_CHARS), shortened(p, TITLE_NAME_CHARS)
         galleries.append(Gallery(f"pair_{pair_stems[(t, p)]}",
-                                 f"True {t}, predicted {p}: "
+                                 f"True {t_}, predicted {p_}: "
                                  f"{_shown(len(rows), pair_size, 'most confident')}",
                                  "pair", rows.head(pair_size), len(rows)))
     class_stems = file_stems([*(classes or []), *class_order])
     for name in class_order:
+        shown_name = shortened(name, TITLE_NAME_CHARS)
         missed = wrong[wrong["true_label"] == name]
         alarms = wrong[wrong["pred_label"] == name]
         others = "another class" if len(alarms) == 1 else "other classes"
         for kind, rows, what in (
                 ("missed", missed,
-                 f"{image_count(len(missed))} of class {name} predicted as another class"),
+                 f"{image_count(len(missed))} of class {shown_name} predicted as another class"),
                 ("false_alarms", alarms,
-                 f"{image_count(len(alarms))} of {others} predicted as {name}")):
+                 f"{image_count(len(alarms))} of {others} predicted as {shown_name}")):
             shown = min(len(rows), class_size)
             more = f" ({shown} most confident shown)" if shown < len(rows) else ""
             galleries.append(Gallery(
                 f"class_{class_stems[name]}_{kind}",
-                f"Class {name} \u2014 {kind.replace('_', ' ')}: {what}{more}",
+                f"Class {shown_name} \u2014 {kind.replace('_', ' ')}: {what}{more}",
                 kind, rows.head(class_size), len(rows), class_name=name))
     galleries.append(Gallery(
         "label_suspects",
@@ -101,7 +105,11 @@ def build_galleries(table, pairs, suspects, *, size: int, top_pairs: int, pair_s
 
 def caption(row, kind: str) -> str:
     """The line under a gallery image: true, predicted and confidence (or suspect details)."""
+    def short(name) -> str:
+        return shortened(name, CAPTION_NAME_CHARS)
+
     if kind == "suspects":
-        return (f"given {row['true_label']} / suggested {row['suggested_label']}\n"
+        return (f"given {short(row['true_label'])} / suggested {short(row['suggested_label'])}\n"
                 f"p(given) {row['self_confidence']:.2f}")
-    return f"true {row['true_label']} / pred {row['pred_label']}\n{row['confidence']:.2f}"
+    return (f"true {short(row['true_label'])} / pred {short(row['pred_label'])}\n"
+            f"{row['confidence']:.2f}")

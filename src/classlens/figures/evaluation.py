@@ -8,11 +8,15 @@ from typing import Optional, Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI or servers
+matplotlib.rcParams["text.parse_math"] = False  # `$x$` in a class name is text, not TeX
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from classlens.naming import shortened  # noqa: E402
+
 # Past this many classes the per-cell numbers of a heatmap become unreadable: colour only.
 MAX_ANNOTATED_CLASSES = 20
+NAME_CHARS = 32  # a class name longer than this is cut in ticks and legends
 
 
 def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str], *, normalized: bool,
@@ -27,19 +31,25 @@ def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str], *, normali
     n = len(class_names)
     order = np.arange(n) if order is None else np.asarray(order)
     shown = np.asarray(matrix)[np.ix_(order, order)]
-    labels = [class_names[i] for i in order]
+    labels = [shortened(class_names[i], NAME_CHARS) for i in order]
     size = max(5.0, min(0.45 * n + 2, 24.0))
     fig, ax = plt.subplots(figsize=(size, size))
     display = ConfusionMatrixDisplay(shown, display_labels=labels)
     display.plot(ax=ax, include_values=n <= MAX_ANNOTATED_CLASSES, cmap="Blues",
                  values_format=".2f" if normalized else "d", colorbar=True,
-                 xticks_rotation="vertical" if n > 10 else "horizontal",
+                 xticks_rotation="vertical" if n > 10 or _too_wide(labels, size) else "horizontal",
                  im_kw={"vmin": 0.0, "vmax": 1.0} if normalized else None)
     if n > 40:
         ax.tick_params(labelsize=max(4, int(400 / n)))
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _too_wide(labels: Sequence[str], inches: float) -> bool:
+    """Whether the labels side by side (about 0.085 in a character at 10 pt) would overlap
+    under an axes of this figure width."""
+    return sum(len(label) for label in labels) * 0.085 > 0.7 * inches
 
 
 def class_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], scores: dict[str, float], *,
@@ -60,7 +70,7 @@ def class_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], scores: dict[
         x, y = curves[name]
         if name in coloured:
             ax.plot(x, y, lw=1.6, color=cmap(i % cmap.N),
-                    label=f"{name} ({scores.get(name, float('nan')):.3f})",
+                    label=f"{shortened(name, NAME_CHARS)} ({scores.get(name, float('nan')):.3f})",
                     drawstyle="steps-post" if kind == "pr" else "default")
         else:
             ax.plot(x, y, lw=0.6, color="0.75",
@@ -132,7 +142,8 @@ def per_class_f1(names: Sequence[str], f1: Sequence[Optional[float]],
     if floor is not None:
         ax.axvline(floor, color="tab:red", ls="--", lw=1, label=f"weak-class floor {floor:g}")
         ax.legend(loc="lower right", fontsize=8)
-    ax.set_yticks(y, [r[1] for r in rows], fontsize=8 if n <= 40 else max(4, int(320 / n)))
+    ax.set_yticks(y, [shortened(r[1], NAME_CHARS) for r in rows],
+                  fontsize=8 if n <= 40 else max(4, int(320 / n)))
     ax.set(xlim=(0, 1.02), xlabel="F1 (bars: bootstrap interval)", title="F1 per class")
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)

@@ -8,8 +8,14 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI or servers
+matplotlib.rcParams["text.parse_math"] = False  # `$x$` in a class name is text, not TeX
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from classlens.naming import shortened  # noqa: E402
+
+NAME_CHARS = 32  # a class name longer than this is cut in ticks and row labels
+
 
 def image_grid(images: np.ndarray, titles: Sequence[str], *, columns: int = 5,
                suptitle: str = "") -> plt.Figure:
@@ -69,12 +75,13 @@ def class_counts_chart(counts: dict[str, dict[str, int]]) -> plt.Figure:
         offset = positions - 0.4 + width * (k + 0.5)
         (ax.barh if horizontal else ax.bar)(offset, values, width, label=split)
     if horizontal:
-        ax.set_yticks(positions, classes, fontsize=7)
+        ax.set_yticks(positions, [shortened(c, NAME_CHARS) for c in classes], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel("images")
     else:
         long_names = n > 12 or max(len(c) for c in classes) > 6
-        ax.set_xticks(positions, classes, rotation=45 if long_names else 0,
+        ax.set_xticks(positions, [shortened(c, NAME_CHARS) for c in classes],
+                      rotation=45 if long_names else 0,
                       ha="right" if long_names else "center")
         ax.set_ylabel("images")
     ax.set_title("Images per class and split")
@@ -98,7 +105,8 @@ def class_samples_grid(samples: Sequence[np.ndarray], class_names: Sequence[str]
         for spine in ax.spines.values():
             spine.set_visible(False)
     for row, (images, name) in enumerate(zip(samples, class_names)):
-        axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+        axes[row, 0].set_ylabel(shortened(name, NAME_CHARS), rotation=0, ha="right",
+                                va="center", fontsize=8)
         for col, image in enumerate(images):
             axes[row, col].imshow(_displayable(image), cmap="gray" if image.shape[-1] == 1
                                   else None, vmin=0, vmax=255, interpolation="nearest")

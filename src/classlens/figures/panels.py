@@ -17,8 +17,11 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI or servers
+matplotlib.rcParams["text.parse_math"] = False  # `$x$` in a class name is text, not TeX
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from classlens.naming import shortened  # noqa: E402
 
 DPI = 110  # classlens.atomic.save_figure writes at this resolution: 1 canvas pixel = 1 pixel
 GAP = 6  # pixels between tiles
@@ -150,4 +153,4 @@ def _colour_bars(fig, bars: Sequence[ColourBar], *, x: int, total_width: int, he
 
 def short(name: str, limit: int = 10) -> str:
     """A class name cut to `limit` characters (an ellipsis marks the cut) to fit a header."""
-    return name if len(name) <= limit else name[:limit - 1] + "\u2026"
+    return shortened(name, limit)
