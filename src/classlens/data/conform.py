@@ -9,10 +9,14 @@ it neither scales 16-bit images nor separates a truncated file from a non-image.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO, Iterator, Optional, Union
 
 import numpy as np
 
@@ -27,6 +31,8 @@ IMAGE_SIZE = Constraint(  # data.image_size: checked at load time and by Conform
 # Pillow modes holding one channel of intensity; everything else is treated as colour.
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 WIDE_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+log = logging.getLogger(__name__)
+_PILLOW_PIXELS = re.compile(r"\((\d+) pixels\)")  # the size in Pillow's bomb message
 
 
 class SkipImage(Exception):
@@ -69,6 +75,39 @@ class ImageInfo:
     format: str
 
 
+@contextmanager
+def pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Pillow set up, while the block runs, for decoding many untrusted files (restored on exit):
+
+    - its own decompression-bomb checks at `max_pixels`, with its `DecompressionBombWarning`
+      raised as an error that `conform_stream` reports as a skip quoting `max_pixels`. Skipped,
+      not silenced: Pillow warns for an image between 1x and 2x its limit, at open and inside
+      decoders (a GIF frame, an ICO entry, TIFF tiles larger than the header), so each warning is
+      an image over the configured limit, the case of Pillow's error; decoding it anyway is what
+      the limit is there to prevent.
+    - its notes on damaged metadata (UserWarnings, and the TIFF plugin's logged error) kept off
+      stderr: the file is then either decoded (Pillow recovered) or skipped with the reason, the
+      file named; a raw line naming no file helps nobody.
+
+    Process-wide (Pillow's limit, the warning filters and loggers are globals): enter it once,
+    from one thread, around a batch of decoding, as `classlens.data.ingest` does."""
+    from PIL import Image
+
+    previous = Image.MAX_IMAGE_PIXELS
+    pillow_log = logging.getLogger("PIL")
+    previous_level = pillow_log.level
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        pillow_log.setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+            pillow_log.setLevel(previous_level)
+
+
 def conform_file(path: Path, spec: ConformSpec) -> tuple[np.ndarray, ImageInfo]:
     """Decode `path` and conform it; raises SkipImage with the reason when it cannot be used."""
     try:
@@ -82,7 +121,7 @@ def conform_file(path: Path, spec: ConformSpec) -> tuple[np.ndarray, ImageInfo]:
 def conform_stream(source: Union[Path, BinaryIO], spec: ConformSpec) -> tuple[np.ndarray, ImageInfo]:
     """Decode an image file given as a path or an open binary stream (bytes received by the
     server, an upload) and conform it exactly as `conform_file` does; raises SkipImage."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(source) as image:
@@ -100,14 +139,39 @@ def conform_stream(source: Union[Path, BinaryIO], spec: ConformSpec) -> tuple[np
             return _conform(upright, spec), info
     except SkipImage:
         raise
-    except Image.DecompressionBombError as err:
-        raise SkipImage(f"over the pixel limit ({err})") from None
-    except UnidentifiedImageError:
-        raise SkipImage("not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
-            raise SkipImage(f"unreadable: {type(err).__name__}: {err.strerror}") from None
-        raise SkipImage(f"truncated or corrupt image data: {err}") from None
+    except Exception as err:  # any type: see _failure
+        log.debug("decoding failed", exc_info=True)
+        raise SkipImage(_failure(err, spec)) from None
+
+
+def _failure(err: Exception, spec: ConformSpec) -> str:
+    """The skip reason for an exception out of Pillow. Any type: on damaged data its decoders
+    raise OSError, SyntaxError, ValueError, EOFError, but also TypeError, struct.error,
+    IndexError, MemoryError, ... (Pillow's own fuzzers catch Exception); the type is named
+    when it is not one of the usual ones, and the traceback is logged at debug level."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(err, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return _over_limit(str(err), spec.max_pixels)
+    if isinstance(err, UnidentifiedImageError):
+        return "not an image Pillow can read"
+    if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
+        return f"unreadable: {type(err).__name__}: {err.strerror}"
+    text = " ".join(str(err).split())  # one line, whatever the decoder wrote
+    if not isinstance(err, (OSError, SyntaxError, ValueError, EOFError)) or not text:
+        text = f"{type(err).__name__}: {text}".rstrip(": ")
+    return f"truncated or corrupt image data: {text}"
+
+
+def _over_limit(pillow_message: str, limit: int) -> str:
+    """The skip reason for Pillow's bomb error or warning, quoting the configured limit (Pillow's
+    message quotes its own, which is 2x that for the error) and the size Pillow read."""
+    found = _PILLOW_PIXELS.search(pillow_message)
+    pixels = int(found.group(1)) if found else None
+    if pixels is not None and pixels <= limit:  # outside `pixel_limit`: Pillow's own limit
+        return f"over Pillow's decompression-bomb limit ({pillow_message})"
+    size = f"{pixels} pixels" if pixels is not None else "the image"
+    return f"over the pixel limit: {size} > data.max_image_pixels {limit}"
 
 
 def conform_array(array: np.ndarray, spec: ConformSpec) -> tuple[np.ndarray, ImageInfo]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +16,8 @@ from typing import Optional
 import numpy as np
 
 from classlens.data.catalog import Catalog, Skipped
-from classlens.data.conform import ConformSpec, ImageInfo, SkipImage, conform_array, conform_file
+from classlens.data.conform import (ConformSpec, ImageInfo, SkipImage, conform_array,
+                                    conform_file, pixel_limit)
 from classlens.data.rows import RowFile
 from classlens.errors import InputError
 
@@ -82,8 +82,6 @@ def ingest(catalog: Catalog, selected: np.ndarray, spec: ConformSpec, *, scratch
         workers: threads decoding files (Pillow releases the GIL while decoding); 0 = one per
             CPU core.
     """
-    from PIL import Image
-
     workers = workers or os.cpu_count() or 1
     if workers > 1:
         _limit_malloc_arenas(2)
@@ -95,43 +93,39 @@ def ingest(catalog: Catalog, selected: np.ndarray, spec: ConformSpec, *, scratch
     modes: Counter = Counter()
     formats: Counter = Counter()
     shape: Optional[tuple[int, ...]] = None
-    previous_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = spec.max_pixels  # Pillow's own bomb check uses the same limit
-    # Pillow warns between 1x and 2x the limit; those images are skipped with a reason anyway
-    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     items = catalog.read(selected)
-    try:
-        with open(scratch, "wb") as out, ThreadPoolExecutor(max_workers=workers) as pool:
-            for start in range(0, len(selected), CHUNK):
-                chunk_indices = selected[start:start + CHUNK]
-                chunk = [next(items) for _ in chunk_indices]
-                files = chunk and isinstance(chunk[0], (str, os.PathLike))
-                results = (list(pool.map(_conform, chunk, [spec] * len(chunk)))
-                           if files and workers > 1 else [_conform(c, spec) for c in chunk])
-                batch = []
-                for entry, result in zip(chunk_indices, results):
-                    where = catalog.paths[entry] or catalog.ids[entry]
-                    if isinstance(result, str):
-                        skipped.append(Skipped(where, result))
-                        continue
-                    array, info = result
-                    if shape is None:
-                        shape = array.shape
-                    elif array.shape != shape:
-                        skipped.append(Skipped(where, _shape_reason(array.shape, shape, info)))
-                        continue
-                    batch.append(array)
-                    kept.append(int(entry))
-                    widths.append(info.width)
-                    heights.append(info.height)
-                    modes[info.mode] += 1
-                    formats[info.format] += 1
-                    hashes.append(int.from_bytes(
-                        hashlib.blake2b(array.tobytes(), digest_size=8).digest(), "little"))
-                if batch:
-                    out.write(np.stack(batch).tobytes())
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous_limit
+    # Pillow's own bomb checks (inside decoders too) at the configured limit; its warning, for
+    # images over that limit, becomes a skip quoting it (see `pixel_limit`)
+    with pixel_limit(spec.max_pixels), open(scratch, "wb") as out, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        for start in range(0, len(selected), CHUNK):
+            chunk_indices = selected[start:start + CHUNK]
+            chunk = [next(items) for _ in chunk_indices]
+            files = chunk and isinstance(chunk[0], (str, os.PathLike))
+            results = (list(pool.map(_conform, chunk, [spec] * len(chunk)))
+                       if files and workers > 1 else [_conform(c, spec) for c in chunk])
+            batch = []
+            for entry, result in zip(chunk_indices, results):
+                where = catalog.paths[entry] or catalog.ids[entry]
+                if isinstance(result, str):
+                    skipped.append(Skipped(where, result))
+                    continue
+                array, info = result
+                if shape is None:
+                    shape = array.shape
+                elif array.shape != shape:
+                    skipped.append(Skipped(where, _shape_reason(array.shape, shape, info)))
+                    continue
+                batch.append(array)
+                kept.append(int(entry))
+                widths.append(info.width)
+                heights.append(info.height)
+                modes[info.mode] += 1
+                formats[info.format] += 1
+                hashes.append(int.from_bytes(
+                    hashlib.blake2b(array.tobytes(), digest_size=8).digest(), "little"))
+            if batch:
+                out.write(np.stack(batch).tobytes())
     rows = None
     if shape is not None:
         rows = RowFile(scratch, offset=0, shape=(len(kept), *shape), dtype=np.uint8)
