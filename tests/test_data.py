@@ -14,7 +14,7 @@ from classlens.data.prepared import (
     load_split,
     write_prepared,
 )
-from classlens.data.split import stratified_split
+from classlens.data.split import assign_splits, stratified_split
 from classlens.errors import InputError
 
 
@@ -47,9 +47,22 @@ def test_split_is_deterministic_disjoint_complete_and_stratified(digits):
         assert np.abs(share - overall).max() < 0.02
 
 
-def test_split_refuses_classes_too_small_to_stratify():
-    with pytest.raises(InputError, match=r"classes \[1\]"):
-        stratified_split(np.array([0] * 10 + [1] * 2), val_fraction=0.2, test_fraction=0.2, seed=0)
+def test_split_names_the_classes_too_small_to_stratify_and_their_counts():
+    labels = np.array([0] * 10 + [1] * 2 + [2] * 10 + [3] * 1)
+    with pytest.raises(InputError, match=r"fewer than 3 images: 'dog' has 2, 'yak' has 1; "):
+        stratified_split(labels, val_fraction=0.2, test_fraction=0.2, seed=0,
+                         class_names=["cat", "dog", "emu", "yak"])
+    with pytest.raises(InputError, match=r"fewer than 3 images: label 1 has 2, label 3 has 1"):
+        stratified_split(labels, val_fraction=0.2, test_fraction=0.2, seed=0)  # no names given
+
+
+def test_carving_a_split_out_of_train_names_the_classes_with_one_train_image():
+    labels = np.array([0] * 6 + [1] * 1 + [0, 1])
+    splits = ["train"] * 7 + ["test", "test"]
+    with pytest.raises(InputError, match=r"fewer than 2 train images: 'dog' has 1; carving a "
+                                         r"stratified val split"):
+        assign_splits(labels, splits, val_fraction=0.2, test_fraction=0.2, seed=0,
+                      class_names=["cat", "dog"])
 
 
 def _write(tmp_path, digits, images=None):

@@ -9,11 +9,14 @@ million files is never held in memory at once.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
+
+from classlens.errors import ConfigError, Constraint
 
 
 SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "test": "test"}
@@ -31,6 +34,40 @@ class Skipped:
     path: str
     reason: str
     counted: bool = True
+
+
+def skip_counts(skipped: Sequence[Skipped]) -> dict[str, int]:
+    """The one definition of the skip numbers the data report's summary, the fingerprint and the
+    `images_skipped` metric show: skipped candidate images, and ignored files (hidden files and
+    folders, which are not images and so count in neither the skipped number nor its share)."""
+    ignored = sum(not s.counted for s in skipped)
+    return {"images_skipped": len(skipped) - ignored, "files_ignored": ignored}
+
+
+class UniqueNames(Constraint):
+    """A list of names, each once. Its error names only the repeated names and their positions:
+    echoing the whole list (1,000 class names) would bury the one mistake."""
+
+    def __init__(self, shown: int = 10):
+        super().__init__(lambda names: len(set(names)) == len(names), "list each name once")
+        self.shown = shown
+
+    def check(self, key: str, value, *, source: str = "") -> None:
+        if self.accepts(value):
+            return
+        positions: dict[str, list[int]] = defaultdict(list)
+        for i, name in enumerate(value):
+            positions[name].append(i)
+        repeated = [(name, at) for name, at in positions.items() if len(at) > 1]
+        shown = "; ".join(f"{name!r} at positions {', '.join(map(str, at))}"
+                          for name, at in repeated[:self.shown])
+        more = f"; and {len(repeated) - self.shown} more" if len(repeated) > self.shown else ""
+        where = f"{source}: key '{key}'" if source else key
+        raise ConfigError(f"{where} must {self.expected}; received {len(value)} names, repeating "
+                          f"{shown}{more} (positions count from 0)")
+
+
+CLASS_NAMES = UniqueNames()  # data.class_names: checked by the sources that take the list
 
 
 @dataclass

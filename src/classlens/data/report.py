@@ -4,6 +4,8 @@
                        statistics (before conforming), modes and formats, the warnings
     skipped.csv        path, reason, counted: every file or manifest row not used, and why
     duplicates.csv     images with identical pixels in two splits
+    label_conflicts.csv  images with identical pixels under two labels (any splits), both
+                       labels and both ids
     class_counts.png   images per class and split
     samples.png        a few training images of every class
 
@@ -21,6 +23,7 @@ REPORT_DIR = "report"
 SUMMARY = "summary.json"
 SKIPPED = "skipped.csv"
 DUPLICATES = "duplicates.csv"
+LABEL_CONFLICTS = "label_conflicts.csv"
 CLASS_COUNTS_PNG = "class_counts.png"
 SAMPLES_PNG = "samples.png"
 SAMPLES_PER_CLASS = 6

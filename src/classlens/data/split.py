@@ -10,10 +10,12 @@ from classlens.errors import InputError
 
 
 def stratified_split(
-    labels: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int
+    labels: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int,
+    class_names: Optional[Sequence[str]] = None
 ) -> dict[str, np.ndarray]:
     """Split indices 0..N-1 into sorted 'train', 'val' and 'test' index arrays, each keeping the
     class proportions of `labels` (scikit-learn's `train_test_split(stratify=...)`, seeded).
+    `class_names` (indexed by label) name the classes in errors.
 
     >>> parts = stratified_split(np.repeat([0, 1], 10), val_fraction=0.2, test_fraction=0.2, seed=0)
     >>> [len(parts[s]) for s in ("train", "val", "test")]
@@ -24,10 +26,9 @@ def stratified_split(
     indices = np.arange(len(labels))
     counts = np.bincount(labels)
     if (counts[counts > 0] < 3).any():
-        rare = [int(c) for c in np.flatnonzero((counts > 0) & (counts < 3))]
         raise InputError(
-            f"classes {rare} have fewer than 3 images; a stratified train/val/test split needs "
-            "at least 3 per class (add images or drop those classes)"
+            f"class(es) with fewer than 3 images: {_rare(counts, 3, class_names)}; a stratified "
+            "train/val/test split needs at least 3 per class (add images or drop those classes)"
         )
     try:
         rest, test = train_test_split(
@@ -49,37 +50,38 @@ def stratified_split(
 
 def assign_splits(
     labels: np.ndarray, source_splits: Optional[Sequence[str]], *, val_fraction: float,
-    test_fraction: float, seed: int
+    test_fraction: float, seed: int, class_names: Optional[Sequence[str]] = None
 ) -> dict[str, np.ndarray]:
     """Train/val/test index arrays for images with `labels`, keeping a source's own split.
 
     Without `source_splits`: `stratified_split`. With them ('train' | 'val' | 'test' per image),
     a split the source has is kept as it is; one it lacks is carved, stratified and seeded, out
     of its train images: val takes `val_fraction` of them, test `test_fraction`.
+    `class_names` (indexed by label) name the classes in errors.
     """
     if source_splits is None:
         return stratified_split(labels, val_fraction=val_fraction, test_fraction=test_fraction,
-                                seed=seed)
+                                seed=seed, class_names=class_names)
     given = np.asarray(source_splits)
     parts = {s: np.flatnonzero(given == s) for s in ("train", "val", "test")}
     for split, fraction in (("test", test_fraction), ("val", val_fraction)):
         if len(parts[split]) == 0:
-            parts["train"], parts[split] = _carve(parts["train"], labels, fraction, seed, split)
+            parts["train"], parts[split] = _carve(parts["train"], labels, fraction, seed, split,
+                                                  class_names)
     return {s: np.sort(idx) for s, idx in parts.items()}
 
 
 def _carve(indices: np.ndarray, labels: np.ndarray, fraction: float, seed: int,
-           name: str) -> tuple[np.ndarray, np.ndarray]:
+           name: str, class_names: Optional[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
     sub = labels[indices]
     counts = np.bincount(sub)
-    rare = [int(c) for c in np.flatnonzero((counts > 0) & (counts < 2))]
-    if rare:
+    if ((counts > 0) & (counts < 2)).any():
         raise InputError(
-            f"classes {rare} have fewer than 2 train images; carving a stratified {name} split "
-            "out of train needs at least 2 per class (add images, or give the source its own "
-            f"{name} split)"
+            f"class(es) with fewer than 2 train images: {_rare(counts, 2, class_names)}; carving "
+            f"a stratified {name} split out of train needs at least 2 per class (add images, or "
+            f"give the source its own {name} split)"
         )
     try:
         keep, carved = train_test_split(indices, test_size=fraction, stratify=sub,
@@ -88,3 +90,14 @@ def _carve(indices: np.ndarray, labels: np.ndarray, fraction: float, seed: int,
         raise InputError(f"cannot carve a stratified {name} split out of {len(indices)} train "
                          f"images: {err}") from None
     return keep, carved
+
+
+def _rare(counts: np.ndarray, least: int, class_names: Optional[Sequence[str]],
+          shown: int = 10) -> str:
+    """"'cat' has 2, 'emu' has 1": the classes with images but fewer than `least`, by name
+    (by label number without names), the first `shown` of them."""
+    rare = np.flatnonzero((counts > 0) & (counts < least))
+    names = [repr(class_names[c]) if class_names is not None and c < len(class_names)
+             else f"label {c}" for c in rare]
+    text = ", ".join(f"{name} has {counts[c]}" for name, c in zip(names[:shown], rare))
+    return text + (f", and {len(rare) - shown} more" if len(rare) > shown else "")

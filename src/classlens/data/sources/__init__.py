@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from classlens.data.catalog import Catalog
+from classlens.data.catalog import CLASS_NAMES, Catalog
 from classlens.data.options import DataConfig
 from classlens.data.sources.keras_datasets import CLASS_NAMES as KERAS_DATASETS
 from classlens.errors import ConfigError, InputError, one_of
@@ -86,6 +86,7 @@ def check_location(cfg: DataConfig) -> str:
     what was checked, for the stage's summary line. The listing itself (`load_catalog`) checks
     the rest when prepare runs."""
     one_of(SOURCES).check("data.source", cfg.source)
+    CLASS_NAMES.check("data.class_names", list(cfg.class_names or []))
     if cfg.source in ("folder", "idx"):
         root = resolve_path(_required(cfg.root, "root", "/path/to/images"))
         if not root.is_dir():

@@ -15,7 +15,8 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from classlens.data.catalog import SPLIT_NAMES, Catalog, Skipped, natural_class_order
+from classlens.data.catalog import (CLASS_NAMES, SPLIT_NAMES, Catalog, Skipped,
+                                    natural_class_order)
 from classlens.errors import InputError
 
 
@@ -51,8 +52,7 @@ def read_manifest(manifest: Path, *, root: Optional[Path] = None,
     lines = np.arange(len(table)) + 2  # header is line 1
     splits = _splits(table, manifest, lines)
     fixed = list(class_names or [])
-    if len(set(fixed)) != len(fixed):
-        raise InputError(f"data.class_names lists a name twice: {fixed}")
+    CLASS_NAMES.check("data.class_names", fixed)
 
     skipped: list[Skipped] = []
     seen: dict[str, int] = {}

@@ -20,7 +20,7 @@ from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from classlens.data.catalog import Catalog
+from classlens.data.catalog import CLASS_NAMES, Catalog
 from classlens.errors import ConfigError, InputError
 
 _TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
@@ -167,6 +167,7 @@ def list_idx_folder(root: Path, *, class_names: Optional[list[str]] = None) -> C
     if all_labels.min() < 0:
         raise InputError(f"data.root: {root}: negative labels in the label files")
     names = list(class_names or [])
+    CLASS_NAMES.check("data.class_names", names)
     needed = int(all_labels.max()) + 1
     if names and len(names) < needed:
         raise ConfigError(f"data.class_names lists {len(names)} names but the IDX labels go up "
