@@ -170,11 +170,78 @@ def test_folder_prepares_with_ids_classes_split_and_skip_list(project, broken_fo
     assert reasons["digit2/.DS_Store"] == "hidden file"
     assert reasons["README.md"] == "not inside a class folder"
     assert summary["images_skipped"] == 4 and summary["files_ignored"] == 1
+    assert load_fingerprint()["skipped"] == 4  # the images_skipped metric's source: no .DS_Store
     assert summary["source_sizes"]["width"]["max"] == 16
     assert set(summary["source_formats"]) == {"PNG", "JPEG", "BMP", "GIF"}
     report = project / paths.PREPARED_DIR / "report"
     for png in ("class_counts.png", "samples.png"):
         assert (report / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_images_skipped_metric_agrees_with_the_summary(project, broken_folder):
+    """Hidden files are not images: neither the summary nor the MLflow metric counts them."""
+    import mlflow
+
+    from classlens.tracking.log import log_data_report
+
+    root, _ = broken_folder
+    _prepare(project, "data=folder", f"data.root={root}", "data.image_size=[16,16]",
+             "data.max_skipped_fraction=0.2")
+    summary, skipped = _report(project)
+    assert "hidden file" in set(skipped["reason"])  # the .DS_Store is listed, as ignored
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        log_data_report(project / paths.PREPARED_REPORT, load_fingerprint(), load_classes())
+    metrics = mlflow.MlflowClient().get_run(run.info.run_id).data.metrics
+    assert metrics["images_skipped"] == summary["images_skipped"] == 4
+
+
+def test_the_pixel_limit_quoted_is_the_configured_one_and_no_raw_warning_leaks(project,
+                                                                               tmp_path):
+    import warnings
+
+    root = tmp_path / "big"
+    make_folder(root, per_class=6, formats=("png-L",))  # 16x16: 256 pixels each
+    Image.new("L", (40, 40)).save(root / "digit0" / "warned.png")  # 1x-2x the limit: Pillow warns
+    Image.new("L", (50, 50)).save(root / "digit1" / "bomb.png")  # over 2x: Pillow's error
+    filters, limit = list(warnings.filters), Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _prepare(project, "data=folder", f"data.root={root}", "data.image_size=[16,16]",
+                 "data.max_image_pixels=1000", "data.max_skipped_fraction=0.2")
+    assert not [w for w in seen if issubclass(w.category, Image.DecompressionBombWarning)]
+    _, skipped = _report(project)
+    reasons = dict(zip(skipped["path"], skipped["reason"]))
+    assert reasons == {
+        "digit0/warned.png": "over the pixel limit: 1600 pixels > data.max_image_pixels 1000",
+        "digit1/bomb.png": "over the pixel limit: 2500 pixels > data.max_image_pixels 1000"}
+    # Pillow's limit and the warning filters are as they were: nothing process-wide left behind
+    assert Image.MAX_IMAGE_PIXELS == limit and warnings.filters == filters
+
+
+def test_label_conflicts_across_splits_reach_the_data_report(project, tmp_path, capsys):
+    root = tmp_path / "conflicts"
+    written = make_folder(root, per_class=12, formats=("png-L",), presplit=True)
+    train0 = sorted(p for p, c in written.items() if p.startswith("train/digit0/"))[0]
+    (root / "test" / "digit1" / "same.png").write_bytes((root / train0).read_bytes())
+    _prepare(project, "data=folder", f"data.root={root}", "data.image_size=[16,16]")
+    assert "identical pixels under another label" in capsys.readouterr().err
+    report = project / paths.PREPARED_DIR / "report"
+    [row] = pd.read_csv(report / "label_conflicts.csv").itertuples(index=False)
+    assert {(row.id, row.split, row.label),
+            (row.conflicts_with, row.conflicting_split, row.conflicting_label)} == {
+        ("test/digit1/same.png", "test", "digit1"), (train0, "train", "digit0")}
+    [dup] = pd.read_csv(report / "duplicates.csv").itertuples(index=False)  # also a duplicate
+    assert {dup.id, dup.duplicate_of} == {"test/digit1/same.png", train0}
+    summary, _ = _report(project)
+    assert summary["label_conflicts"] == 1
+    from classlens.pipeline.report_inputs import data_part
+
+    notes, _, lists = data_part(report)  # the HTML report's data section, beside duplicates
+    shown = {t.caption: len(t.rows) for t in lists}
+    assert shown["Identical images, different labels"] == 1
+    assert shown["Identical images in two splits"] == 1
+    assert any("identical pixels under another label" in n for n in notes)
 
 
 def test_too_many_bad_files_fail_and_keep_the_previous_data(project, broken_folder, capsys):

@@ -21,14 +21,14 @@ import numpy as np
 from classlens import paths
 from classlens.atomic import atomic_dir, save_figure, write_csv, write_json
 from classlens.config import Config
-from classlens.data.catalog import Skipped
+from classlens.data.catalog import Skipped, skip_counts
 from classlens.data.checks import check_dataset
 from classlens.data.conform import ConformSpec
 from classlens.data.ingest import check_skipped_share, ingest, select_per_class
 from classlens.data.prepared import class_counts, write_prepared
-from classlens.data.report import (CLASS_COUNTS_PNG, DUPLICATES, MAX_CLASSES_SHOWN, REPORT_DIR,
-                                   SAMPLES_PNG, SKIPPED, SUMMARY, sample_positions,
-                                   size_statistics)
+from classlens.data.report import (CLASS_COUNTS_PNG, DUPLICATES, LABEL_CONFLICTS,
+                                   MAX_CLASSES_SHOWN, REPORT_DIR, SAMPLES_PNG, SKIPPED, SUMMARY,
+                                   sample_positions, size_statistics)
 from classlens.data.rows import RowFile, read_rows
 from classlens.data.sources import load_catalog
 from classlens.data.split import assign_splits
@@ -54,14 +54,16 @@ def run(cfg: Config) -> dict:
             ids = [catalog.ids[i] for i in kept]
             parts = assign_splits(
                 labels, None if catalog.splits is None else [catalog.splits[i] for i in kept],
-                val_fraction=data.val_fraction, test_fraction=data.test_fraction, seed=cfg.seed)
+                val_fraction=data.val_fraction, test_fraction=data.test_fraction, seed=cfg.seed,
+                class_names=catalog.class_names)
             checks = check_dataset(labels, parts, catalog.class_names, hashes=found.hashes,
                                    ids=ids)
             warnings = catalog.warnings + checks.warnings
+            skips = skip_counts(skipped)
             record = write_prepared(
                 out, images=found.rows, labels=labels, class_names=catalog.class_names, ids=ids,
                 source_paths=[catalog.paths[i] for i in kept], split_indices=parts,
-                extra={"source": data.source, "skipped": len(skipped)})
+                extra={"source": data.source, "skipped": skips["images_skipped"]})
         finally:
             scratch.unlink(missing_ok=True)
         rate = len(selected) / max(time.perf_counter() - started, 1e-9)
@@ -75,9 +77,9 @@ def run(cfg: Config) -> dict:
             "images_listed": len(catalog) + sum(s.counted for s in catalog.skipped),
             "images_sampled_out": len(catalog) - len(selected),
             "images_used": int(len(kept)),
-            "images_skipped": sum(s.counted for s in skipped),
+            "images_skipped": skips["images_skipped"],
             "skipped_share": round(share, 6),
-            "files_ignored": sum(not s.counted for s in skipped),
+            "files_ignored": skips["files_ignored"],
             "split_sizes": {s: int(len(parts[s])) for s in paths.SPLITS},
             "source_split": catalog.splits is not None,
             "counts": counts,
@@ -85,11 +87,13 @@ def run(cfg: Config) -> dict:
             "source_modes": dict(found.modes.most_common()),
             "source_formats": dict(found.formats.most_common()),
             "duplicates_across_splits": int(len(checks.duplicates)),
+            "label_conflicts": int(len(checks.label_conflicts)),
             "warnings": warnings,
         }  # no timings here: the report must be byte-identical when the data is
         train_images = RowFile.from_npy(paths.split_images("train", out))
         _write_report(out / REPORT_DIR, summary=summary, skipped=skipped,
-                     duplicates=checks.duplicates, counts=counts,
+                     duplicates=checks.duplicates, label_conflicts=checks.label_conflicts,
+                     counts=counts,
                      class_names=catalog.class_names, train_images=train_images,
                      train_labels=np.load(paths.split_labels("train", out)))
         train_images.close()
@@ -106,7 +110,7 @@ def run(cfg: Config) -> dict:
 
 
 def _write_report(out_dir: Path, *, summary: dict, skipped: list[Skipped], duplicates,
-                  counts: dict[str, dict[str, int]], class_names: list[str],
+                  label_conflicts, counts: dict[str, dict[str, int]], class_names: list[str],
                   train_images, train_labels: np.ndarray) -> None:
     """Write the data report into `out_dir` (the files `classlens.data.report` lists)."""
     import pandas as pd
@@ -118,6 +122,7 @@ def _write_report(out_dir: Path, *, summary: dict, skipped: list[Skipped], dupli
     write_csv(out_dir / SKIPPED, pd.DataFrame(
         [(s.path, s.reason, s.counted) for s in skipped], columns=["path", "reason", "counted"]))
     write_csv(out_dir / DUPLICATES, duplicates)
+    write_csv(out_dir / LABEL_CONFLICTS, label_conflicts)
     save_figure(out_dir / CLASS_COUNTS_PNG, figures.class_counts_chart(counts))
 
     shown = min(len(class_names), MAX_CLASSES_SHOWN)

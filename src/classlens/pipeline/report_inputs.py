@@ -92,7 +92,8 @@ def training_part(history_path: Path = paths.HISTORY) -> list[str]:
 
 def data_part(root: Path = paths.PREPARED_REPORT) -> tuple[list[str], list[Table], list[Table]]:
     """Sentences, the class counts per split and the lists (skipped files, duplicates across
-    splits; only those that are not empty) of the data report the prepare stage wrote."""
+    splits, label conflicts; only those that are not empty) of the data report the prepare
+    stage wrote."""
     s = read_json(root / data_report.SUMMARY)
     order = {split: i for i, split in enumerate(paths.SPLITS)}
     sizes = dict(sorted(s.get("split_sizes", {}).items(), key=lambda kv: order.get(kv[0], 9)))
@@ -104,15 +105,18 @@ def data_part(root: Path = paths.PREPARED_REPORT) -> tuple[list[str], list[Table
                    f"{s.get('skipped_share', 0):.1%} of the listed images.", empty="")
     duplicates = read_csv(root / data_report.DUPLICATES, "Identical images in two splits",
                       "the test split overlaps what the model saw", empty="")
+    conflicts = read_csv(root / data_report.LABEL_CONFLICTS, "Identical images, different labels",
+                         "one image cannot be both; check these labels", empty="")
     notes.append(("No files skipped." if not skipped.rows else "")
-                 + (" No identical images across splits." if not duplicates.rows else ""))
+                 + (" No identical images across splits." if not duplicates.rows else "")
+                 + (" No identical images with different labels." if not conflicts.rows else ""))
     notes += [f"Warning: {w}" for w in s.get("warnings", [])]
     counts = dict(sorted(s.get("counts", {}).items(), key=lambda kv: order.get(kv[0], 9)))
     classes = list(next(iter(counts.values()), {}))
     rows = [{"class": c, **{split: counts[split].get(c, 0) for split in counts},
              "total": sum(counts[split].get(c, 0) for split in counts)} for c in classes]
     tables = [Table("Images per class and split", rows)]
-    lists = [t for t in (skipped, duplicates) if t.rows]
+    lists = [t for t in (skipped, duplicates, conflicts) if t.rows]
     return [n.strip() for n in notes if n.strip()], tables, lists
 
 
