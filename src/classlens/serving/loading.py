@@ -1,5 +1,8 @@
-"""Load a logged MLflow model back: find the store a run id or `models:/` URI refers to (the
-`--tracking-uri` given, else `MLFLOW_TRACKING_URI`, else the project's), then load the pyfunc."""
+"""Fetch a logged MLflow model: find the store a run id or `models:/` URI refers to (the
+`--tracking-uri` given, else `MLFLOW_TRACKING_URI`, else the project's), then download the model's
+files into a folder. Only files are fetched: what they are is decided by
+`classlens.serving.model_folder`, and nothing in them is loaded or run here (MLflow's
+`pyfunc.load_model` would unpickle or run the folder's code)."""
 
 from __future__ import annotations
 
@@ -33,18 +36,15 @@ def _store_for_loading(tracking_uri: Optional[str]) -> str:
     return activate(uri)
 
 
-def load_python_model(reference: str, *, tracking_uri: Optional[str] = None,
-                      is_run_id: bool = False):
-    """Load an MLflow pyfunc model (a local model folder, a `runs:/` or `models:/` URI, or the
-    model logged in run `reference` when `is_run_id`) and return its Python model object."""
+def download_model(reference: str, destination: Path, *, tracking_uri: Optional[str] = None,
+                   is_run_id: bool = False) -> tuple[Path, str]:
+    """Download the files of an MLflow model (a `runs:/` or `models:/` URI, or the model logged
+    in run `reference` when `is_run_id`) into `destination`; returns (its folder, its URI)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    store = _store_for_loading(tracking_uri)
     uri = reference
-    store = None
-    local = Path(reference).is_dir()
-    if not local:
-        store = _store_for_loading(tracking_uri)
     if is_run_id:
         try:
             run = mlflow.MlflowClient().get_run(reference)
@@ -52,8 +52,13 @@ def load_python_model(reference: str, *, tracking_uri: Optional[str] = None,
             raise InputError(f"{reference}: no such MLflow run in {store}") from None
         uri = run.data.tags.get(TAG_MODEL_URI) or f"runs:/{reference}/model"
     try:
-        return mlflow.pyfunc.load_model(uri).unwrap_python_model()
-    except MlflowException as err:
-        where = f" (store {store})" if store else ""
-        raise InputError(f"{uri}: cannot load an MLflow model{where}: "
-                         f"{str(err.message).splitlines()[0]}") from None
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(destination))
+    except (MlflowException, OSError) as err:
+        message = err.message if isinstance(err, MlflowException) else str(err)
+        raise InputError(f"{uri}: cannot download an MLflow model (store {store}): "
+                         f"{str(message).splitlines()[0]}") from None
+    folder = Path(local)
+    if not (folder / "MLmodel").is_file():
+        raise InputError(f"{uri}: not an MLflow model (no MLmodel file in what it names); give "
+                         "the model's URI, e.g. runs:/<run id>/model or models:/<name>/<version>")
+    return folder, uri

@@ -149,15 +149,17 @@ def load_predictor(model: str | Path, *, tracking_uri: Optional[str] = None) -> 
     model folder, an MLflow run id (the model the train stage logged in it), or an MLflow model
     URI (`runs:/<id>/model`, `models:/<name>/<version>`, ...).
 
+    An MLflow model is only ever read as files (`classlens.serving.model_folder`): a folder that
+    is not the model the train stage logs is refused, and none of its code or pickles is run.
     `tracking_uri` is the MLflow store for run ids and `models:/` URIs; default
     `MLFLOW_TRACKING_URI`, else the project's (`models/mlflow_run.json`), else `sqlite:///mlflow.db`.
     """
     text = str(model)
     path = Path(text)
     if path.is_file() and path.suffix == ".keras":
-        return _from_keras_file(path)
+        return _from_files(path, path.parent / RECORD_NAME)
     if path.is_dir() and (path / "MLmodel").is_file():
-        return _from_mlflow(str(path.resolve()), tracking_uri=None)
+        return _from_folder(path, name=text)
     if "://" in text or text.startswith(("models:/", "runs:/")):
         return _from_mlflow(text, tracking_uri=tracking_uri)
     if _RUN_ID.fullmatch(text) and not path.exists():
@@ -169,25 +171,46 @@ def load_predictor(model: str | Path, *, tracking_uri: Optional[str] = None) -> 
                      "an MLflow run id (32 hex digits) or a runs:/ or models:/ URI")
 
 
-def _from_keras_file(path: Path) -> Predictor:
+def load_keras_model(path: str | Path):
+    """A `.keras` model file in Keras' safe mode (a Lambda layer's Python code is refused, not
+    run), uncompiled; `InputError` in one line when Keras cannot load it."""
     import keras
 
-    record = PreprocessingRecord.read(path.parent / RECORD_NAME)
     try:
-        model = keras.models.load_model(path, compile=False)
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path}: not a loadable Keras model ({str(err).splitlines()[0]})") \
-            from None
-    return Predictor(model=model, record=record, source=str(path))
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as err:  # Keras raises many types for a file it cannot read
+        # Keras nests the cause of a layer that fails as "... Exception encountered: <cause>"
+        cause = " ".join(str(err).split("Exception encountered:")[-1].split())
+        if "`Lambda` layer" in cause:
+            raise InputError(f"{path}: holds a Lambda layer whose Python code Keras' safe mode "
+                             "will not run (loading it would run code from the file); give a "
+                             "model without Lambda layers, such as the model.keras the train "
+                             "stage wrote") from None
+        raise InputError(f"{path}: Keras {keras.__version__} cannot load it as a model "
+                         f"({type(err).__name__}: {cause[:300]}); give the model.keras the "
+                         "train stage wrote") from None
+
+
+def _from_files(model: Path, record: Path, *, name: Optional[str] = None) -> Predictor:
+    record = PreprocessingRecord.read(record)  # first: cheap, and it says what to do
+    return Predictor(model=load_keras_model(model), record=record, source=name or str(model))
+
+
+def _from_folder(folder: Path, *, name: str) -> Predictor:
+    from classlens.serving.model_folder import model_files
+
+    files = model_files(folder, name=name)
+    return _from_files(files.keras, files.record, name=name)
 
 
 def _from_mlflow(reference: str, *, tracking_uri: Optional[str], run_id: bool = False
                  ) -> Predictor:
-    from classlens.serving.loading import load_python_model
+    import tempfile
 
-    python_model = load_python_model(reference, tracking_uri=tracking_uri, is_run_id=run_id)
-    predictor = getattr(python_model, "predictor", None)
-    if not isinstance(predictor, Predictor):
-        raise InputError(f"{reference}: not a classlens image model (logged by the train stage "
-                         "with serving.logged_model.log_image_model)")
-    return predictor
+    from classlens.serving.loading import download_model
+
+    # the model is read into memory, so its downloaded files can go when this returns
+    with tempfile.TemporaryDirectory(prefix="classlens-model-") as tmp:
+        folder, uri = download_model(reference, Path(tmp), tracking_uri=tracking_uri,
+                                     is_run_id=run_id)
+        return _from_folder(folder, name=uri)

@@ -32,12 +32,11 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import BAD_REQUEST
 
+from classlens.serving.model_folder import KERAS_ARTIFACT, MODEL_CODE_NAME, RECORD_ARTIFACT
 from classlens.serving.predictor import DEFAULT_TOP_K
 
 INPUT_COLUMN = "image"
-MODEL_CODE = str(Path(__file__).with_name("mlflow_model.py"))  # what MLflow runs to build it
-KERAS_ARTIFACT = "keras_model"
-RECORD_ARTIFACT = "preprocessing"
+MODEL_CODE = str(Path(__file__).with_name(MODEL_CODE_NAME))  # what MLflow runs to build it
 
 
 def signature(*, default_top_k: int = DEFAULT_TOP_K):
@@ -79,13 +78,11 @@ class ImageClassifier(mlflow.pyfunc.PythonModel):
     """pyfunc wrapper around `classlens.serving.Predictor` (loaded from the logged artifacts)."""
 
     def load_context(self, context) -> None:
-        import keras
-
-        from classlens.serving.predictor import Predictor
+        from classlens.serving.predictor import Predictor, load_keras_model
         from classlens.serving.preprocessing import PreprocessingRecord
 
         path = context.artifacts[KERAS_ARTIFACT]
-        self.predictor = Predictor(model=keras.models.load_model(path, compile=False),
+        self.predictor = Predictor(model=load_keras_model(path),
                                    record=PreprocessingRecord.read(context.artifacts[
                                        RECORD_ARTIFACT]),
                                    source=path)
