@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -180,6 +181,78 @@ def test_a_record_of_the_first_format_still_loads():
     assert (record.resize, record.interpolation, record.input_shape) == ("pad", "bicubic",
                                                                           (8, 6, 3))
     assert record.to_json()["format"] == "classlens.preprocessing/2"
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that only claims its size (no pixel data): Pillow reads the size, then fails."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_predicting_applies_the_records_pixel_limit(trained_project):
+    """`data.max_image_pixels`, carried in the record, is the limit when predicting, not
+    Pillow's: over it (1x-2x, where Pillow only warns, and beyond 2x, where it raises) is the
+    per-image error quoting the configured number, and no DecompressionBombWarning escapes."""
+    import dataclasses
+    import warnings
+
+    record = dataclasses.replace(PreprocessingRecord.read(trained_project / paths.PREPROCESSING),
+                                 max_pixels=1000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for side in (40, 50):  # 1600 and 2500 pixels
+            image = encode_png(np.zeros((side, side, 1), dtype=np.uint8))
+            with pytest.raises(InputError, match=rf"row 0: over the pixel limit: .*{side * side} "
+                                                 r"pixels > data\.max_image_pixels 1000$"):
+                load_image(image, record, name="row 0")
+        assert load_image(encode_png(np.zeros((30, 30, 1), np.uint8)), record).shape == (8, 8, 1)
+        # the default limit (prepare's, 89,478,485) is quoted, never Pillow's 178,956,970
+        default = dataclasses.replace(record, max_pixels=89_478_485)
+        with pytest.raises(InputError, match=r"over the pixel limit: .*200000000 pixels > "
+                                             r"data\.max_image_pixels 89478485$"):
+            load_image(_png_header(20_000, 10_000), default)
+        # a limit above Pillow's own is honoured too: the size passes, the missing data fails
+        generous = dataclasses.replace(record, max_pixels=400_000_000)
+        with pytest.raises(InputError, match="truncated or corrupt"):
+            load_image(_png_header(20_000, 10_000), generous)
+    assert not [w for w in caught if "DecompressionBomb" in type(w.message).__name__], caught
+
+
+def test_a_record_without_max_pixels_uses_prepares_default():
+    """Records written before they carried the limit get the one prepare used by default."""
+    import yaml
+
+    old = {"format": "classlens.preprocessing/2", "height": 8, "width": 8, "channels": 1,
+           "class_names": ["a", "b"]}
+    base = yaml.safe_load((paths.project_root() / "conf/data/common/base.yaml").read_text())
+    assert PreprocessingRecord.from_json(old).max_pixels == base["max_image_pixels"]
+
+
+def test_cli_predict_quotes_the_configured_pixel_limit(trained_project, tmp_path):
+    """The record's limit reaches `classlens predict`: its per-image line quotes it, and
+    Pillow's warning never reaches stderr."""
+    record = json.loads((trained_project / paths.PREPROCESSING).read_text())
+    (tmp_path / "preprocessing.json").write_text(json.dumps({**record, "max_pixels": 1000}))
+    shutil.copy(trained_project / paths.MODEL, tmp_path / "model.keras")
+    big = tmp_path / "big.png"
+    big.write_bytes(encode_png(np.zeros((40, 40, 1), dtype=np.uint8)))  # 1600 pixels
+    small = tmp_path / "small.png"
+    small.write_bytes(encode_png(np.zeros((8, 8, 1), dtype=np.uint8)))
+    proc = run(["classlens", "predict", str(tmp_path / "model.keras"), str(big), str(small)],
+               cwd=tmp_path, check=False)
+    assert proc.returncode == 1, proc.stderr
+    ours = classlens_lines(proc.stderr, "classlens predict")
+    assert ours[0].startswith(f"classlens predict: error: {big}: over the pixel limit: ")
+    assert ours[0].endswith("1600 pixels > data.max_image_pixels 1000"), proc.stderr
+    assert "DecompressionBomb" not in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stdout.splitlines()) == 2  # header + the small image
 
 
 # ---------------------------------------------------------------- model card and preview

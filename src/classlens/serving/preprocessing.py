@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Union
@@ -30,7 +31,8 @@ from typing import Any, BinaryIO, Union
 import numpy as np
 
 from classlens.data.conform import (DEFAULT_MAX_PIXELS, INTERPOLATIONS, RESIZE_MODES,
-                                    ConformSpec, SkipImage, conform_file, conform_stream)
+                                    ConformSpec, SkipImage, conform_file, conform_stream,
+                                    pixel_limit)
 from classlens.errors import InputError
 
 FORMAT = "classlens.preprocessing/2"
@@ -38,6 +40,9 @@ OLD_FORMAT = "classlens.preprocessing/1"  # Keras-style resize flags; read and t
 COLOR_MODES = {1: "grayscale", 3: "rgb"}  # what the prepare stage produces
 
 ImageSource = Union[str, Path, bytes, BinaryIO]
+# `pixel_limit` sets Pillow's limit and Python's warning filters, both process-wide: one decode at
+# a time, so the MLflow server's request threads never see each other's (or no) limit.
+_DECODING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -154,15 +159,21 @@ def load_image(source: ImageSource, record: PreprocessingRecord, *,
     """One image file (path, bytes or binary file object; any format Pillow reads) -> uint8
     (H, W, C) model input, through the prepare stage's own decoding and resizing
     (`classlens.data.conform`). Raises `InputError` naming the problem (and `name`, default the
-    path) when the data is not a usable image."""
+    path) when the data is not a usable image.
+
+    The record's `max_pixels` (the prepare stage's `data.max_image_pixels`) is Pillow's
+    decompression-bomb limit while the image is decoded, as in prepare: an image over it is an
+    error quoting that limit, and Pillow's `DecompressionBombWarning` becomes that error instead
+    of a warning (see `classlens.data.conform.pixel_limit`)."""
     if name is None:
         name = str(source) if isinstance(source, (str, Path)) else "image data"
     try:
-        if isinstance(source, (str, Path)):
-            pixels, _ = conform_file(Path(source), record.conform_spec)
-        else:
-            stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-            pixels, _ = conform_stream(stream, record.conform_spec)
+        with _DECODING, pixel_limit(record.max_pixels):
+            if isinstance(source, (str, Path)):
+                pixels, _ = conform_file(Path(source), record.conform_spec)
+            else:
+                stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+                pixels, _ = conform_stream(stream, record.conform_spec)
     except SkipImage as reason:
         raise InputError(f"{name}: {reason}") from None
     return pixels
