@@ -356,6 +356,51 @@ def test_pyfunc_model_names_classes(trained_project, test_pngs, monkeypatch):
     assert model.metadata.signature.inputs.input_names() == ["image"]
 
 
+def _invoke(model, body: dict) -> tuple[int, dict]:
+    """What MLflow's scoring server (`mlflow models serve`) answers to `body`, in-process:
+    status and JSON body, as its /invocations route builds them."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import scoring_server
+
+    try:
+        response = scoring_server.invocations(json.dumps(body), "application/json", model,
+                                              model.metadata.get_input_schema())
+        return response.status, json.loads(response.response)
+    except MlflowException as err:  # the route turns these into the response
+        return err.get_http_status_code(), json.loads(err.serialize_as_json())
+
+
+def test_an_empty_request_is_a_400_in_every_format(trained_project, test_pngs, monkeypatch):
+    from mlflow.exceptions import MlflowException
+
+    from classlens.serving import load_predictor
+    from classlens.serving.pyfunc import EMPTY_REQUEST, ImageClassifier
+
+    classifier = ImageClassifier()  # the model itself, as `load_context` leaves it
+    classifier.predictor = load_predictor(trained_project / paths.MODEL)
+    for model_input in (pd.DataFrame({"image": []}), pd.DataFrame(), {"image": []}):
+        with pytest.raises(MlflowException, match="no images in the request") as err:
+            classifier.predict(None, model_input)
+        assert err.value.get_http_status_code() == 400
+
+    ref = json.loads((trained_project / paths.RUN_REF).read_text())
+    _use_store(trained_project, monkeypatch)
+    model = mlflow.pyfunc.load_model(
+        mlflow.MlflowClient().get_run(ref["run_id"]).data.tags["classlens.model_uri"])
+    for body in ({"dataframe_records": []}, {"dataframe_split": {"columns": ["image"], "data": []}},
+                 {"inputs": {"image": []}}, {"inputs": []}, {"instances": []}):
+        status, answer = _invoke(model, body)
+        assert status == 400 and answer["message"].endswith(EMPTY_REQUEST), (body, answer)
+    image = base64.b64encode((test_pngs / "part0" / "0000.png").read_bytes()).decode()
+    status, answer = _invoke(model, {"inputs": {"image": [image]}})
+    assert status == 200 and len(answer["predictions"]) == 1
+    # the README's example of a bad row
+    text = base64.b64encode(b"text").decode()
+    status, answer = _invoke(model, {"dataframe_records": [{"image": image}, {"image": text}]})
+    assert status == 400 and answer["error_code"] == "BAD_REQUEST"
+    assert answer["message"].endswith("\nError: row 1: not an image Pillow can read"), answer
+
+
 def _post(port: int, body: bytes | dict, timeout: float = 60) -> tuple[int, str]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=data,

@@ -18,7 +18,8 @@ Output, one dict per image in request order:
      "top_k": [{"label": "cat", "probability": 0.97}, {"label": "dog", "probability": 0.02}]}
 
 A row that is not base64 or not an image fails the request with HTTP 400 and a message naming the
-row; no partial answers, so a client never mistakes a shifted list for its own.
+row; no partial answers, so a client never mistakes a shifted list for its own. A request with no
+images is a 400 too, in every format (`EMPTY_REQUEST`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from classlens.serving.model_folder import KERAS_ARTIFACT, MODEL_CODE_NAME, RECO
 from classlens.serving.predictor import DEFAULT_TOP_K
 
 INPUT_COLUMN = "image"
+EMPTY_REQUEST = (f"no images in the request: it needs at least one row with column "
+                 f"'{INPUT_COLUMN}' holding a base64-encoded image file")
 MODEL_CODE = str(Path(__file__).with_name(MODEL_CODE_NAME))  # what MLflow runs to build it
 
 
@@ -48,7 +51,10 @@ def signature(*, default_top_k: int = DEFAULT_TOP_K):
 
     ranked = Object([Property("label", "string"), Property("probability", "double")])
     return ModelSignature(
-        inputs=Schema([ColSpec("string", INPUT_COLUMN)]),
+        # not `required`: MLflow would answer an empty `dataframe_records` list (a table without
+        # columns) with its own schema error before the model sees it; `predict` says it instead,
+        # as for every other request format, and still requires the column in a non-empty table
+        inputs=Schema([ColSpec("string", INPUT_COLUMN, required=False)]),
         outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability"),
                         ColSpec(Array(ranked), "top_k")]),
         params=ParamSchema([ParamSpec("top_k", "long", default_top_k)]),
@@ -93,6 +99,8 @@ class ImageClassifier(mlflow.pyfunc.PythonModel):
         if top_k < 1:
             raise _bad_request(f"params.top_k must be >= 1; received {top_k}")
         if hasattr(model_input, "columns"):
+            if len(model_input) == 0:
+                raise _bad_request(EMPTY_REQUEST)
             if INPUT_COLUMN not in model_input.columns:
                 raise _bad_request(f"input must have a column '{INPUT_COLUMN}'; received "
                                    f"columns {list(model_input.columns)}")
@@ -102,6 +110,8 @@ class ImageClassifier(mlflow.pyfunc.PythonModel):
         else:
             raise _bad_request(f"input must be a table with a column '{INPUT_COLUMN}' of "
                                f"base64-encoded images; received {type(model_input).__name__}")
+        if not column:
+            raise _bad_request(EMPTY_REQUEST)
         files = decode_request_images(column)
         results = self.predictor.predict(files, top_k=top_k, names=[f"row {i}" for i in
                                                                      range(len(files))])
