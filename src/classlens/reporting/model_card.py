@@ -107,7 +107,7 @@ def render_card(
         "## Training data",
         "",
         f"- Source: {markdown_code(data_source)}; prepared images "
-        f"{markdown_text(fingerprint.get('image_shape'))}; "
+        f"{fingerprint.get('image_shape')}; "
         f"fingerprint (SHA-256) {markdown_code(fingerprint.get('digest', '?'))}.",
         "- Images per split: " + ", ".join(
             f"{s} {sum(counts[s].values()):,}" for s in splits) + ".",
