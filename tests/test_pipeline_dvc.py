@@ -5,10 +5,12 @@ own MLflow run in the one store at the repository root."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -235,3 +237,157 @@ def test_default_pipeline_reaches_095_on_digits(tmp_path):
     init_repo(project)
     run(["dvc", "repro"], cwd=project)
     assert json.loads((project / "metrics.json").read_text())["accuracy"] >= 0.95
+
+
+# ---------------------------------------------------------------- failures lose nothing
+
+
+def _outputs_md5(project: Path, *, lock: bool = True) -> dict[str, str]:
+    """md5 of every file under every stage output in dvc.yaml, and of dvc.lock."""
+    import hashlib
+
+    spec = yaml.safe_load((project / "dvc.yaml").read_text())
+    files = [project / "dvc.lock"] if lock else []
+    for stage in spec["stages"].values():
+        for entry in (*stage.get("outs", []), *stage.get("metrics", [])):
+            top = project / (entry if isinstance(entry, str) else next(iter(entry)))
+            files += [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+    return {str(f.relative_to(project)): hashlib.md5(f.read_bytes()).hexdigest() for f in files}
+
+
+def _locked(project: Path, *, but: str) -> dict:
+    """dvc.lock's entries of every stage except `but`."""
+    stages = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    return {name: entry for name, entry in stages.items() if name != but}
+
+
+def _keras_file(path: Path, *, input_shape, classes: int) -> str:
+    import keras
+
+    inputs = keras.Input(shape=input_shape)
+    outputs = keras.layers.Dense(classes, activation="softmax")(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, outputs).save(path)
+    return str(path)
+
+
+@pytest.mark.slow
+def test_bad_config_stops_before_any_stage_and_loses_nothing(repo_copy, tmp_path):
+    """Each mistake that can be known before any work stops `dvc exp run` in the check stage
+    with one line, and every previous output (and dvc.lock) stays byte-identical."""
+    from tests.helpers import classlens_lines, free_port
+
+    (tmp_path / "notes.txt").write_text("not a model")
+    cases = {
+        "data.root": ["-S", "data=folder", "-S", "data.root=/nonexistent"],
+        "train.epochs": ["-S", "train.epochs=two"],
+        "train.epohcs": ["-S", "+train.epohcs=2"],
+        "notes.txt": ["-S", "model=file", "-S", f"model.path={tmp_path / 'notes.txt'}"],
+        "classes": ["-S", "model=file", "-S", "model.path=" + _keras_file(
+            tmp_path / "three.keras", input_shape=(8, 8, 1), classes=3)],
+        "takes images of 16x16x1": ["-S", "model=file", "-S", "data.image_size=[8,8]",
+                                    "-S", "data.channels=1", "-S", "model.path=" + _keras_file(
+                                        tmp_path / "big.keras", input_shape=(16, 16, 1),
+                                        classes=10)],
+        "unreachable": ["-S", f"tracking.uri=http://127.0.0.1:{free_port()}"],
+    }
+    before = _outputs_md5(repo_copy)
+    for needle, args in cases.items():
+        proc = run(["dvc", "exp", "run", *args], cwd=repo_copy, check=False)
+        assert proc.returncode != 0, (needle, proc.stdout)
+        ours = classlens_lines(proc.stderr)
+        assert len(ours) == 1 and ours[0].startswith("classlens check: error:"), proc.stderr
+        assert needle in ours[0] and ours[0].endswith("no stage ran, every output is as it was")
+        assert "Traceback" not in proc.stderr
+        assert "Running stage 'prepare'" not in proc.stdout, needle
+        assert _outputs_md5(repo_copy) == before, needle
+
+
+@pytest.mark.slow
+def test_failure_inside_a_stage_keeps_its_previous_outputs(repo_copy, tmp_path):
+    """What only shows mid-stage: too many unreadable images (prepare fails after reading them)
+    and a SIGKILL during training. Previous outputs stay byte-identical; the killed stage's
+    MLflow run is marked KILLED by the next stage that opens a run."""
+    import signal
+    import subprocess
+    import time
+
+    import psutil
+
+    from tests.data_builders import save_image
+    from tests.helpers import classlens_lines
+
+    outputs, locked = _outputs_md5(repo_copy, lock=False), _locked(repo_copy, but="check")
+    images = tmp_path / "images"
+    for label in ("a", "b"):
+        (images / label).mkdir(parents=True)
+        for i in range(6):
+            save_image(np.full((8, 8), 40 * i, dtype=np.uint8), images / label / f"{i}.png",
+                       "png-L")
+        for i in range(10):
+            (images / label / f"broken{i}.png").write_bytes(b"\x89PNG not really")
+    proc = run(["dvc", "exp", "run", "-S", "data=folder", "-S", f"data.root={images}",
+                "-S", "data.max_skipped_fraction=0.2"], cwd=repo_copy, check=False)
+    assert "Running stage 'prepare'" in proc.stdout and proc.returncode != 0
+    (line,) = classlens_lines(proc.stderr)
+    assert line.startswith("classlens prepare: error:") and "skipped" in line, line
+    assert line.endswith("this stage's previous outputs are untouched"), line
+    assert _outputs_md5(repo_copy, lock=False) == outputs
+    # dvc.lock: only `check`, which passed, records the new params
+    assert _locked(repo_copy, but="check") == locked
+
+
+    client = _client(repo_copy)
+    experiment = client.get_experiment_by_name("classlens").experiment_id
+    known = {r.info.run_id for r in client.search_runs([experiment])}
+    dvc = subprocess.Popen(["dvc", "exp", "run", "-S", "train.epochs=500",
+                            "-S", "train.early_stopping_patience=500"], cwd=repo_copy,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={**os.environ, "PATH": f"{Path(sys.executable).parent}"
+                                                      f"{os.pathsep}{os.environ['PATH']}"})
+    deadline, trainer, started = time.time() + 180, None, []
+    while time.time() < deadline and not started:  # the run is open: training has begun
+        time.sleep(0.5)
+        trainer = next((p for p in psutil.Process(dvc.pid).children(recursive=True)
+                        if "stages/train.py" in " ".join(p.cmdline())), trainer)
+        started = [r for r in client.search_runs([experiment]) if r.info.run_id not in known]
+    assert trainer is not None and started, "training never started"
+    time.sleep(3)  # a few epochs in
+    trainer.send_signal(signal.SIGKILL)
+    dvc.communicate(timeout=120)
+    assert dvc.returncode != 0
+    assert _outputs_md5(repo_copy, lock=False) == outputs
+    assert _locked(repo_copy, but="check") == locked
+    (killed,) = started
+    assert client.get_run(killed.info.run_id).info.status == "RUNNING"  # nobody could end it
+
+    run(["git", "checkout", "-q", "--", "params.yaml"], cwd=repo_copy)
+    run([sys.executable, "stages/gate.py"], cwd=repo_copy)  # any stage that opens a run
+    assert client.get_run(killed.info.run_id).info.status == "KILLED"
+
+
+@pytest.mark.slow
+def test_a_clone_with_dvc_pull_can_run_experiments(repo, first_repro, tmp_path):
+    """A colleague clones the repository and pulls the DVC outputs (no MLflow store comes
+    with them): an experiment that re-runs only the later stages logs to a new run of the
+    clone's own store, tagged with the original run, instead of failing."""
+    source = copy_checkout(repo, tmp_path / "source")
+    run(["git", "checkout", "-q", "--", "."], cwd=source)
+    run(["dvc", "checkout", "-q", "--force"], cwd=source)
+    run(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], cwd=source)
+    run(["dvc", "push", "-q"], cwd=source)
+    run(["git", "commit", "-qam", "DVC remote"], cwd=source)
+    original = _run_ref(source)["run_id"]
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(source), str(clone)], cwd=tmp_path)
+    run(["dvc", "pull", "-q"], cwd=clone)
+    assert "up to date" in run(["dvc", "status"], cwd=clone).stdout
+    proc = run(["dvc", "exp", "run", "-n", "top1", "-S", "evaluate.top_k=1"], cwd=clone)
+    assert "Running stage 'evaluate'" in proc.stdout
+    assert "Running stage 'train'" not in proc.stdout
+    client = _client(clone)
+    (mine,) = client.search_runs([client.get_experiment_by_name("classlens").experiment_id])
+    assert mine.data.tags["classlens.original_run"] == original
+    assert mine.data.params["evaluate.top_k"] == "1"
+    assert "test/top_1_accuracy" in mine.data.metrics
+    assert _run_ref(clone)["run_id"] == original  # train's output is the pulled one

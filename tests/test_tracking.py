@@ -199,3 +199,17 @@ def test_a_run_left_running_by_a_killed_stage_is_marked_killed(cfg, store):
         pass
     assert client.get_run(orphan.info.run_id).info.status == "KILLED"
     assert client.get_run(ref.run_id).info.status == "FINISHED"
+
+
+def test_predict_by_run_id_looks_in_the_store_the_run_was_logged_to(cfg, store, monkeypatch):
+    """Trained with MLFLOW_TRACKING_URI pointing elsewhere: `classlens predict <run id>` run
+    later without that variable still looks there (models/mlflow_run.json records it)."""
+    from classlens import paths
+    from classlens.serving.loading import _store_for_loading
+
+    other = store / "team.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{other}")
+    ref = _train_run(cfg, store)
+    ref.write(store / paths.RUN_REF)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert _store_for_loading(None) == f"sqlite:///{other}"

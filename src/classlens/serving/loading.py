@@ -28,7 +28,7 @@ def _store_for_loading(tracking_uri: Optional[str]) -> str:
         ref_path = paths.project_root() / paths.RUN_REF
         configured = "sqlite:///mlflow.db"
         if ref_path.is_file():
-            configured = RunRef.read(ref_path).tracking_uri
+            configured = RunRef.read(ref_path).store_uri  # where train logged it
         uri = resolve_tracking_uri(configured)
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         raise InputError(f"{uri}: no MLflow store there; pass --tracking-uri or set "
