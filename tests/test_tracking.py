@@ -13,9 +13,10 @@ import yaml
 from classlens.config import validate
 from classlens.paths import project_root
 from classlens.tracking.log import log_metrics, replace_artifacts
+from classlens.tracking.orphans import TAG_PROCESS, this_process
 from classlens.tracking.runs import (TAG_DIGEST, TAG_FORKED_FROM, TAG_ORIGINAL_RUN,
-                                    TAG_ORIGINAL_STORE, TAG_PROCESS, RunRef, params_digest,
-                                    stage_run, training_run)
+                                    TAG_ORIGINAL_STORE, RunRef, params_digest, stage_run,
+                                    training_run)
 from classlens.tracking.store import resolve_tracking_uri
 
 REPO = Path(__file__).resolve().parents[1]
@@ -175,9 +176,12 @@ def test_the_run_reference_records_the_store_actually_used(cfg, store, monkeypat
     assert ref.tracking_uri == cfg.tracking.uri  # as configured
     assert ref.store == f"sqlite:///{other}"  # where the run is
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    # a later stage logs where its own process points (the environment wins, as for train):
+    # here the configured store, which starts a run for the one in team.db
     with stage_run(store / "mlflow_run.json", dataclasses.asdict(cfg)) as run_id:
-        assert run_id == ref.run_id  # found in team.db although the environment is gone
-    assert not (store / "mlflow.db").exists()
+        assert run_id != ref.run_id
+    here = mlflow.MlflowClient(f"sqlite:///{store / 'mlflow.db'}").get_run(run_id)
+    assert here.data.tags[TAG_ORIGINAL_STORE] == f"sqlite:///{other}"
     old = {k: v for k, v in dataclasses.asdict(ref).items() if k != "store"}  # an older file
     assert RunRef(**old).store_uri == cfg.tracking.uri
 
@@ -190,14 +194,16 @@ def test_a_run_left_running_by_a_killed_stage_is_marked_killed(cfg, store):
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     client = mlflow.MlflowClient()
+    here = this_process().rpartition(" ")[0]
     orphan = client.create_run(ref.experiment_id)  # as a SIGKILLed stage leaves it
-    import socket
-
-    client.set_tag(orphan.info.run_id, TAG_PROCESS, f"{socket.gethostname()}:{gone.stdout.strip()}")
+    client.set_tag(orphan.info.run_id, TAG_PROCESS, f"{here} {gone.stdout.strip()}")
+    elsewhere = client.create_run(ref.experiment_id)  # another container's live stage
+    client.set_tag(elsewhere.info.run_id, TAG_PROCESS, f"{here}-other-host 1")
     assert client.get_run(orphan.info.run_id).info.status == "RUNNING"
     with stage_run(store / "mlflow_run.json", dataclasses.asdict(cfg)):
         pass
     assert client.get_run(orphan.info.run_id).info.status == "KILLED"
+    assert client.get_run(elsewhere.info.run_id).info.status == "RUNNING"
     assert client.get_run(ref.run_id).info.status == "FINISHED"
 
 

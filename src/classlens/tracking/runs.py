@@ -12,7 +12,7 @@ own artifact folder in the run instead of starting a stray run.
 A reference to a run the current store does not hold (a colleague's clone after `dvc pull`, a
 different server) is not an error: the stage starts a run in this store, tagged with the original
 run id and store, and the next stages find that one. A run left RUNNING by a stage that was killed
-is marked KILLED by the next stage that opens a run in the experiment.
+is marked KILLED by the next stage that opens a run in the experiment (`tracking.orphans`).
 
 `params` below is the whole validated config as a plain nested dict (`dataclasses.asdict(cfg)`);
 the stage passes it, so tracking needs no knowledge of the config schema.
@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import socket
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from classlens.atomic import write_json
 from classlens.errors import InputError
 from classlens.tracking.naming import param_values
 from classlens.tracking.options import TrackingConfig
+from classlens.tracking.orphans import TAG_PROCESS, end_abandoned_runs, this_process
 from classlens.tracking.store import (check_artifact_location, experiment_id,
                                       resolve_tracking_uri, use_store)
 
@@ -44,7 +44,6 @@ TAG_TRAINED_IN = "classlens.trained_in_run"
 TAG_FORKED_FROM = "classlens.forked_from"
 TAG_ORIGINAL_RUN = "classlens.original_run"  # a run started because the store lacked this one
 TAG_ORIGINAL_STORE = "classlens.original_store"
-TAG_PROCESS = "classlens.process"  # host:pid of the stage that has the run open
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +127,6 @@ def run_name(tags: Optional[Mapping[str, str]] = None) -> Optional[str]:
     return git_output("rev-parse", "--short", "HEAD") or None  # detached: only then one more call
 
 
-
 # ---------------------------------------------------------------- opening runs
 
 
@@ -145,12 +143,12 @@ def training_run(store: TrackingConfig, params: Params, *, data_fingerprint: dic
     digest = params_digest(params)
     try:
         experiment = experiment_id(store.experiment)
-        _end_abandoned_runs(experiment)
+        end_abandoned_runs(experiment)
         tags = _run_tags()
         with mlflow.start_run(experiment_id=experiment, run_name=run_name(tags)) as run:
             run_id = run.info.run_id
             mlflow.set_tags({**tags, TAG_DIGEST: digest, TAG_TRAINED_IN: run_id,
-                             TAG_PROCESS: f"{socket.gethostname()}:{os.getpid()}",
+                             TAG_PROCESS: this_process(),
                              "data_fingerprint": data_fingerprint["digest"]})
             mlflow.log_params(param_values(params))
             yield RunRef(run_id=run_id, experiment_id=experiment,
@@ -172,11 +170,13 @@ def stage_run(run_ref_path: Path, params: Params) -> Iterator[str]:
     from mlflow.exceptions import MlflowException
 
     ref = RunRef.read(run_ref_path)
-    use_store(ref.store_uri)
+    # this process's store (the environment wins, as for train), not the one recorded: that
+    # one may be another machine's file (`ref.store` is for `classlens predict <run id>`)
+    use_store(ref.tracking_uri)
     try:
         run_id = _find_or_fork(ref, params)
         with mlflow.start_run(run_id=run_id):
-            mlflow.set_tag(TAG_PROCESS, f"{socket.gethostname()}:{os.getpid()}")
+            mlflow.set_tag(TAG_PROCESS, this_process())
             yield run_id
     except MlflowException as err:
         raise InputError(f"MLflow logging failed ({str(err).splitlines()[0][:200]}); re-run "
@@ -189,34 +189,6 @@ def _store_used(configured: str) -> str:
     return resolve_tracking_uri(configured) if os.environ.get("MLFLOW_TRACKING_URI") else configured
 
 
-def _end_abandoned_runs(experiment: str) -> None:
-    """Mark KILLED the experiment's runs still RUNNING whose stage process (tag `TAG_PROCESS`)
-    is gone from this host: a stage killed with SIGKILL (or the machine's OOM killer) cannot
-    end its own run."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    host = socket.gethostname()
-    for run in client.search_runs([experiment], filter_string="attributes.status = 'RUNNING'",
-                                  max_results=200):
-        owner = run.data.tags.get(TAG_PROCESS, "")
-        name, _, pid = owner.rpartition(":")
-        if name == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            client.set_terminated(run.info.run_id, status="KILLED")
-            log.warning("marked MLflow run %s KILLED: the stage process %s that had it open is "
-                        "gone", run.info.run_id, pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        pass
-    return True
-
-
 def _find_or_fork(ref: RunRef, params: Params) -> str:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -224,16 +196,18 @@ def _find_or_fork(ref: RunRef, params: Params) -> str:
     digest = params_digest(params)
     client = MlflowClient()
     present = True
-    try:
-        client.get_run(ref.run_id)
-    except MlflowException:
+    try:  # absent, or deleted from this store: start one here; any other error is an error
+        present = client.get_run(ref.run_id).info.lifecycle_stage != "deleted"
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
         present = False
     if present:
         check_artifact_location(ref.experiment_id)  # a copied checkout must not log elsewhere
         experiment = ref.experiment_id
     else:  # a clone, or another server: this store has its own id for the experiment
         experiment = experiment_id(params["tracking"]["experiment"])
-    _end_abandoned_runs(experiment)
+    end_abandoned_runs(experiment)
     if present and digest == ref.params_digest:
         return ref.run_id
     found = client.search_runs(
