@@ -82,12 +82,20 @@ def project(tmp_path: Path, monkeypatch) -> Path:
     return dest
 
 
+# The .gitignore files DVC writes beside the cached outputs of a folder holding several outputs:
+# a stage run by hand must leave them (tests/test_stages.py).
+DVC_GITIGNORES = {"models": "/model.keras\n/mlflow_run.json\n", "data/eval": "/figures\n"}
+
+
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory) -> Path:
     """The shrunk project after running every stage once in-process (shared, read-only)."""
     from classlens.cli import STAGES, run_stage
 
     dest = copy_project(tmp_path_factory.mktemp("trained") / "project")
+    for folder, line in DVC_GITIGNORES.items():  # as a `dvc repro` before would have left them
+        (dest / folder).mkdir(parents=True)
+        (dest / folder / ".gitignore").write_text(line)
     old = Path.cwd()
     # An earlier test's mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI; the stages would
     # then log into that test's store instead of this project's own.

@@ -76,3 +76,22 @@ def test_failed_staging_moves_nothing(tmp_path):
 def test_outputs_get_normal_permissions(tmp_path):
     write_json(tmp_path / "m.json", {})
     assert (tmp_path / "m.json").stat().st_mode & 0o044  # readable by group/others
+
+
+def test_staging_left_by_a_killed_writer_is_removed_by_the_next(tmp_path):
+    """SIGKILL runs no cleanup: the next writer of the same outputs removes the dead one's
+    staging (a whole model, a whole dataset), and nothing else."""
+    out = tmp_path / "models"
+    out.mkdir()
+    dead = out / ".models.k3j2.tmp"
+    dead.mkdir()
+    (dead / "model.keras").write_text("half")
+    (tmp_path / ".prepared.x1.tmp").mkdir()
+    (tmp_path / ".prepared.old").mkdir()
+    (tmp_path / ".keep.tmp").mkdir()  # not a staging folder of either
+    with atomic_files(out) as tmp:
+        (tmp / "model.keras").write_text("new")
+    with atomic_dir(tmp_path / "prepared") as tmp:
+        (tmp / "x.npy").write_text("x")
+    assert sorted(p.name for p in out.iterdir()) == ["model.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".keep.tmp", "models", "prepared"]

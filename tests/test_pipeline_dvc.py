@@ -304,9 +304,9 @@ def test_bad_config_stops_before_any_stage_and_loses_nothing(repo_copy, tmp_path
 
 @pytest.mark.slow
 def test_failure_inside_a_stage_keeps_its_previous_outputs(repo_copy, tmp_path):
-    """What only shows mid-stage: too many unreadable images (prepare fails after reading them)
-    and a SIGKILL during training. Previous outputs stay byte-identical; the killed stage's
-    MLflow run is marked KILLED by the next stage that opens a run."""
+    """What only shows mid-stage: too many unreadable images (prepare fails after reading them),
+    a SIGKILL and a Ctrl-C during training. Previous outputs stay byte-identical; the killed
+    stage's MLflow run is marked KILLED by the next stage that opens a run."""
     import signal
     import subprocess
     import time
@@ -363,6 +363,22 @@ def test_failure_inside_a_stage_keeps_its_previous_outputs(repo_copy, tmp_path):
     run(["git", "checkout", "-q", "--", "params.yaml"], cwd=repo_copy)
     run([sys.executable, "stages/gate.py"], cwd=repo_copy)  # any stage that opens a run
     assert client.get_run(killed.info.run_id).info.status == "KILLED"
+
+    # Ctrl-C mid-training (here by hand, as DVC passes it on): one line, outputs as they were
+    run([sys.executable, "-m", "classlens.cli", "params", "train.epochs=500",
+         "train.early_stopping_patience=500"], cwd=repo_copy)
+    trainer = subprocess.Popen([sys.executable, "stages/train.py"], cwd=repo_copy,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in trainer.stdout:  # the second epoch has begun: the run is open, weights move
+        if line.startswith("Epoch 2/"):
+            break
+    trainer.send_signal(signal.SIGINT)
+    _, stderr = trainer.communicate(timeout=120)
+    assert trainer.returncode == 130, stderr
+    assert classlens_lines(stderr) == [
+        "classlens train: interrupted; this stage's previous outputs are untouched"], stderr
+    assert _outputs_md5(repo_copy, lock=False) == outputs
 
 
 @pytest.mark.slow

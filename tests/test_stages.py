@@ -38,8 +38,22 @@ def test_train_outputs(trained_project):
             "learning_rate"} <= set(history.columns)
     assert _in(trained_project, paths.TRAINING_CURVES).stat().st_size > 0
     ref = json.loads(_in(trained_project, paths.RUN_REF).read_text())
-    assert set(ref) == {"run_id", "experiment_id", "tracking_uri", "params_digest"}
+    assert set(ref) == {"run_id", "experiment_id", "tracking_uri", "params_digest", "store"}
+    assert ref["store"] == ref["tracking_uri"]  # no MLFLOW_TRACKING_URI: the configured store
     assert (trained_project / "mlflow.db").exists()
+
+
+def test_stages_run_by_hand_keep_the_files_beside_their_outputs(trained_project):
+    """train and evaluate share their folders with DVC's .gitignore (and models/ perhaps with
+    the user's own files): they replace their outputs, not the folder; no staging left over."""
+    from tests.conftest import DVC_GITIGNORES
+
+    for folder, content in DVC_GITIGNORES.items():
+        assert (trained_project / folder / ".gitignore").read_text() == content
+        assert not [p.name for p in (trained_project / folder).iterdir()
+                    if p.name.endswith(".tmp") or p.name.endswith(".old")]
+    assert _in(trained_project, paths.PREPROCESSING).is_file()
+    assert _in(trained_project, paths.MODEL_CARD).is_file()
 
 
 def test_predict_table_is_one_row_per_test_image(trained_project):

@@ -177,17 +177,51 @@ def test_remote_push_then_fresh_clone_pull_makes_repro_a_noop(server_repo, tmp_p
 
 @pytest.mark.slow
 def test_server_gone_mid_pipeline_keeps_the_stage_outputs(tmp_path):
+    """The server dies during training: models/ stays the previous one, whole (not a model
+    without its record and card). It is gone between stages: evaluate's outputs are written and
+    the line says DVC has not recorded them, and how to go back."""
+    import hashlib
+
     srv = Server(tmp_path / "short-lived")
     project = copy_project(tmp_path / "repo")
     init_repo(project)
     env = {"MLFLOW_TRACKING_URI": srv.url}
     try:
         run(["dvc", "repro", "predict"], cwd=project, env=env)
+
+        def models_md5() -> dict[str, str]:
+            return {p.name: hashlib.md5(p.read_bytes()).hexdigest()
+                    for p in sorted((project / "models").iterdir()) if p.is_file()}
+
+        before = models_md5()
+        experiment = srv.client().get_experiment_by_name("classlens").experiment_id
+        known = {r.info.run_id for r in srv.client().search_runs([experiment])}
+        dvc = subprocess.Popen(["dvc", "exp", "run", "-S", "train.epochs=300",
+                                "-S", "train.early_stopping_patience=300"], cwd=project,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **env, "PATH": f"{Path(sys.executable).parent}"
+                                    f"{os.pathsep}{os.environ['PATH']}"})
+        deadline = time.time() + 180
+        while time.time() < deadline and not [r for r in srv.client().search_runs([experiment])
+                                              if r.info.run_id not in known]:
+            time.sleep(0.5)
+        time.sleep(2)  # training, logging each epoch
     finally:
-        srv.stop()  # the server goes away between stages
-    proc = run(["dvc", "repro", "evaluate"], cwd=project, env=env, check=False, timeout=300)
-    assert proc.returncode != 0
-    assert "only logging failed" in proc.stderr and "Traceback" not in proc.stderr
+        srv.stop()
+    _, stderr = dvc.communicate(timeout=300)
+    assert dvc.returncode != 0
+    ours = [line for line in stderr.splitlines() if line.startswith("classlens train: error:")]
+    assert len(ours) == 1 and ours[0].endswith("previous outputs are untouched"), stderr
+    assert models_md5() == before
+    assert sorted(before) == sorted(p.name for p in (project / "models").iterdir()
+                                    if p.is_file() and p.name != ".gitignore")
+
+    run(["git", "checkout", "-q", "--", "params.yaml"], cwd=project)
+    proc = run(["dvc", "repro", "--single-item", "evaluate"], cwd=project, env=env, check=False,
+               timeout=300)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "new outputs are written but DVC has not recorded them" in proc.stderr
+    assert "`dvc checkout evaluate`" in proc.stderr
     metrics = json.loads((project / "metrics.json").read_text())  # written before logging
     table = pd.read_csv(project / paths.PREDICTIONS)
     assert metrics["accuracy"] == pytest.approx(table["correct"].mean(), abs=1e-12)

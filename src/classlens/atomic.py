@@ -38,11 +38,21 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def _remove_leftovers(folder: Path, name: str) -> None:
+    """Staging left by a writer of `name` that was killed (SIGKILL runs no `finally`): removed
+    before the next one starts, so a dead run's half-written model never piles up. Safe because
+    one stage writes its outputs at a time (DVC locks the workspace)."""
+    for stale in (*folder.glob(f".{name}.*.tmp"), folder / f".{name}.old"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 @contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
     """Yield a fresh temporary folder beside `target`; on success it replaces `target` whole."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target.parent, target.name)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
@@ -71,6 +81,7 @@ def atomic_files(folder: str | Path) -> Iterator[Path]:
     themselves are renames within one file system, done one after another at the very end."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(folder, folder.name)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder))
     os.chmod(tmp, 0o777 & ~_umask())
     try:

@@ -77,6 +77,9 @@ def run_stage(name: str, params_path: str | Path = "params.yaml") -> None:
     except ClassLensError as err:
         print(f"classlens {name}: error: {err}{failure_note(name, before)}", file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:  # Ctrl-C (DVC passes it on): say what is left, exit as shells do
+        print(f"classlens {name}: interrupted{failure_note(name, before)}", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def _params(args: argparse.Namespace) -> int:

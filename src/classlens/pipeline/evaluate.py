@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from classlens import paths
-from classlens.atomic import atomic_files, save_figure, write_csv, write_json
+from classlens.atomic import atomic_files, atomic_path, save_figure, write_csv, write_json
 from classlens.config import Config
 from classlens.data.prepared import load_classes
 from classlens.evaluation import results
@@ -44,7 +44,10 @@ def run(cfg: Config) -> None:
     order = class_order(report.confusion_normalized, ev.confusion_order)
 
     metrics = report.results()
-    with atomic_files(paths.EVAL_DIR) as out:  # beside DVC's .gitignore for figures/
+    # metrics.json (at the root) and data/eval/ are staged together and moved in one after the
+    # other at the end: a failure before leaves both as they were
+    with atomic_path(paths.METRICS) as headline, atomic_files(paths.EVAL_DIR) as out:
+        results.write_headline(headline, metrics)
         results.write(out / paths.ALL_METRICS.name, metrics)
         write_csv(out / paths.PER_CLASS.name, per_class)
         write_csv(out / paths.CONFUSION_RECORDS.name, records)
@@ -60,7 +63,6 @@ def run(cfg: Config) -> None:
         _write_curves(out, report, max_points=ev.curve_points)
         (out / paths.EVAL_FIGURES.name).mkdir()
         _draw(out / paths.EVAL_FIGURES.name, report, order, ev.confusion_order)
-    results.write_headline(paths.METRICS, metrics)
 
     with stage_run(paths.RUN_REF, asdict(cfg)):
         log_metrics(classification_metrics(metrics.to_json()))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from classlens import paths
-from classlens.atomic import atomic_dir, write_json, write_text
+from classlens.atomic import atomic_files, write_json, write_text
 from classlens.config import Config, GateConfig
 from classlens.errors import InputError
 from classlens.evaluation import results
@@ -111,10 +111,16 @@ def judge(gate_cfg: GateConfig, *, metrics_path: Path = paths.ALL_METRICS,
 
 def write_verdict(result: GateResult, source: str, out_dir: Path = paths.GATE_DIR) -> str:
     markdown = result.to_markdown(title=f"Metric gate vs {source}")
-    with atomic_dir(out_dir) as out:
-        write_text(out / paths.GATE_MD.name, markdown)
-        write_json(out / paths.GATE_JSON.name, {**result.to_json(), "baseline": source})
+    _write(out_dir, markdown, {**result.to_json(), "baseline": source})
     return markdown
+
+
+def _write(out_dir: Path, markdown: str, verdict: dict) -> None:
+    """gate.md and gate.json, both or neither; other files in `out_dir` stay (`classlens gate
+    --out-dir reports` must not remove reports/compare)."""
+    with atomic_files(out_dir) as out:
+        write_text(out / paths.GATE_MD.name, markdown)
+        write_json(out / paths.GATE_JSON.name, verdict)
 
 
 def run(cfg: Config) -> None:
@@ -131,10 +137,8 @@ def run(cfg: Config) -> None:
         if cfg.gate.fail_pipeline:
             raise
         markdown = not_judged_markdown(str(err))
-        with atomic_dir(paths.GATE_DIR) as out:
-            write_text(out / paths.GATE_MD.name, markdown)
-            write_json(out / paths.GATE_JSON.name, {"verdict": "unusable", "reason": str(err),
-                                                    "failed": [], "warned": [], "rows": []})
+        _write(paths.GATE_DIR, markdown, {"verdict": "unusable", "reason": str(err),
+                                          "failed": [], "warned": [], "rows": []})
         verdict, failed = "unusable", ""
     print(markdown)
     with stage_run(paths.RUN_REF, dataclasses.asdict(cfg)):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from classlens import paths
-from classlens.atomic import write_text
+from classlens.atomic import atomic_dir, write_text
 from classlens.config import Config
 from classlens.data import report as data_report
 from classlens.evaluation import results
@@ -148,8 +148,9 @@ def collect(cfg: Config) -> ReportContent:
 def run(cfg: Config) -> None:
     content = collect(cfg)
     page = render(content)
-    write_text(paths.REPORT_MODEL_CARD, content.model_card)
-    write_text(paths.REPORT, page)
+    with atomic_dir(paths.REPORT_DIR) as out:  # both files or neither
+        write_text(out / paths.REPORT_MODEL_CARD.name, content.model_card)
+        write_text(out / paths.REPORT.name, page)
     with stage_run(paths.RUN_REF, asdict(cfg)):
         replace_artifacts([paths.REPORT, paths.REPORT_MODEL_CARD], "report")
     print(f"report: {paths.REPORT} ({len(page) / 1e6:.1f} MB, "

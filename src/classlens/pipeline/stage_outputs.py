@@ -5,6 +5,7 @@ before and after the stage ran."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Optional
 
 
@@ -13,9 +14,9 @@ def outputs_state(name: str) -> Optional[dict[str, tuple[int, int]]]:
     dvc.yaml at the project root): what a failure message compares against."""
     import yaml
 
-    from classlens.paths import project_root
-
-    root = project_root()
+    # where DVC runs the stage command (a --temp or queued experiment's own folder; DVC_ROOT,
+    # which project_root() follows, points at the main workspace there)
+    root = Path.cwd()
     try:
         stage = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"][name]
     except (OSError, KeyError, TypeError, yaml.YAMLError):
