@@ -19,6 +19,7 @@ import numpy as np
 from keras import layers
 
 from classlens.errors import ConfigError, InputError
+from classlens.models.files import load_keras_file
 from classlens.models.backbones import BACKBONE_LAYER
 from classlens.models.options import SCALINGS
 
@@ -102,15 +103,8 @@ def _load(path: str) -> keras.Model:
         raise ConfigError(
             f"key 'model.path' must name a {' or '.join(MODEL_SUFFIXES)} file; received {path!r}"
         )
-    try:
-        # safe mode: a Lambda layer's Python code in the file is refused, never run
-        model = keras.saving.load_model(file, safe_mode=True, compile=False)
-    except Exception as err:  # Keras raises many types for files it cannot read
-        text = " ".join(str(err).split())[:300]
-        raise InputError(
-            f"{path}: Keras {keras.__version__} cannot load it as a model ({type(err).__name__}: "
-            f"{text}); save the whole model with model.save('model.keras')"
-        ) from None
+    model = load_keras_file(file, advice="save the whole model, without Lambda layers, with "
+                                         "model.save('model.keras')")
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise InputError(
             f"{path}: a classifier has one input and one output; this model has "

@@ -60,7 +60,7 @@ def build_explainers(model, cfg: ExplainConfig, *, seed: int) -> dict:
 
 
 def run(cfg: Config) -> None:
-    import keras
+    from classlens.models.files import load_keras_file
 
     if not paths.MODEL.exists():
         raise InputError(f"{paths.MODEL}: not found; run the train stage first (`dvc repro train`)")
@@ -73,7 +73,7 @@ def run(cfg: Config) -> None:
     rows = explanation_rows(chosen).assign(row=lambda f: np.arange(len(f)))
     images = np.asarray(test.images[chosen["position"].to_numpy()])
     row_images, row_targets = images[rows["image"].to_numpy()], rows["target"].to_numpy()
-    model = keras.models.load_model(paths.MODEL)
+    model = load_keras_file(paths.MODEL, advice="re-run `dvc repro train`")
     explainers = build_explainers(model, ecfg, seed=cfg.seed)
 
     maps, seconds, completeness = {}, {}, None

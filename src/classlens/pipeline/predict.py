@@ -19,7 +19,7 @@ from classlens.tracking.runs import stage_run
 
 
 def run(cfg: Config) -> None:
-    import keras
+    from classlens.models.files import load_keras_file
 
     from classlens.models.inference import predict_probabilities
 
@@ -30,7 +30,7 @@ def run(cfg: Config) -> None:
     val = load_split("val")
     manifest = load_manifest()
     rows = manifest[manifest["split"] == "test"].sort_values("position")
-    model = keras.models.load_model(paths.MODEL)
+    model = load_keras_file(paths.MODEL, advice="re-run `dvc repro train`")
     probabilities = predict_probabilities(model, test.images, batch_size=cfg.predict.batch_size)
     if probabilities.shape[1] != len(classes):
         raise InputError(

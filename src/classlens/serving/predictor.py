@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 from classlens.errors import InputError
+from classlens.models.files import load_keras_file
 from classlens.serving.preprocessing import ImageSource, PreprocessingRecord, load_image
 
 DEFAULT_TOP_K = 5
@@ -172,23 +173,9 @@ def load_predictor(model: str | Path, *, tracking_uri: Optional[str] = None) -> 
 
 
 def load_keras_model(path: str | Path):
-    """A `.keras` model file in Keras' safe mode (a Lambda layer's Python code is refused, not
-    run), uncompiled; `InputError` in one line when Keras cannot load it."""
-    import keras
-
-    try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as err:  # Keras raises many types for a file it cannot read
-        # Keras nests the cause of a layer that fails as "... Exception encountered: <cause>"
-        cause = " ".join(str(err).split("Exception encountered:")[-1].split())
-        if "`Lambda` layer" in cause:
-            raise InputError(f"{path}: holds a Lambda layer whose Python code Keras' safe mode "
-                             "will not run (loading it would run code from the file); give a "
-                             "model without Lambda layers, such as the model.keras the train "
-                             "stage wrote") from None
-        raise InputError(f"{path}: Keras {keras.__version__} cannot load it as a model "
-                         f"({type(err).__name__}: {cause[:300]}); give the model.keras the "
-                         "train stage wrote") from None
+    """A `.keras` model file for prediction (`classlens.models.files`: safe mode, one line)."""
+    return load_keras_file(path, advice="give a model without Lambda layers, such as the "
+                                        "model.keras the train stage wrote")
 
 
 def _from_files(model: Path, record: Path, *, name: Optional[str] = None) -> Predictor:
