@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from classlens.figures.style import NAME_CHARS
 from classlens.naming import shortened
 
 AUGMENT_PREFIX = "aug_"
@@ -55,7 +56,6 @@ def preview_figure(originals: np.ndarray, augmented: np.ndarray, *, titles: list
     import matplotlib
 
     matplotlib.use("Agg")
-    matplotlib.rcParams["text.parse_math"] = False  # `$x$` in a class name is text, not TeX
     import matplotlib.pyplot as plt
 
     rows, versions = augmented.shape[0], augmented.shape[1]
@@ -72,7 +72,7 @@ def preview_figure(originals: np.ndarray, augmented: np.ndarray, *, titles: list
             ax.set_yticks([])
             if r == 0:
                 ax.set_title("original" if c == 0 else f"augmented {c}", fontsize=8)
-        axes[r, 0].set_ylabel(shortened(titles[r], 32), fontsize=8)  # a class name: cut if long
+        axes[r, 0].set_ylabel(shortened(titles[r], NAME_CHARS), fontsize=8)  # a class name: cut if long
     fig.suptitle(description, fontsize=9)
     fig.tight_layout()
     return fig

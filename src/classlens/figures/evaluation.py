@@ -8,15 +8,14 @@ from typing import Optional, Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI or servers
-matplotlib.rcParams["text.parse_math"] = False  # `$x$` in a class name is text, not TeX
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from classlens.figures.style import NAME_CHARS  # noqa: E402
 from classlens.naming import shortened  # noqa: E402
 
 # Past this many classes the per-cell numbers of a heatmap become unreadable: colour only.
 MAX_ANNOTATED_CLASSES = 20
-NAME_CHARS = 32  # a class name longer than this is cut in ticks and legends
 
 
 def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str], *, normalized: bool,

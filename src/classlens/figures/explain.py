@@ -22,7 +22,6 @@ from typing import Mapping, Optional, Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI or servers
-matplotlib.rcParams["text.parse_math"] = False  # `$x$` in a class name is text, not TeX
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

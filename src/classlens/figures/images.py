@@ -8,13 +8,12 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI or servers
-matplotlib.rcParams["text.parse_math"] = False  # `$x$` in a class name is text, not TeX
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from classlens.figures.style import NAME_CHARS  # noqa: E402
 from classlens.naming import shortened  # noqa: E402
 
-NAME_CHARS = 32  # a class name longer than this is cut in ticks and row labels
 
 
 def image_grid(images: np.ndarray, titles: Sequence[str], *, columns: int = 5,

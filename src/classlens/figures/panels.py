@@ -17,10 +17,10 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI or servers
-matplotlib.rcParams["text.parse_math"] = False  # `$x$` in a class name is text, not TeX
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from classlens.figures import style as _plain_text  # noqa: E402, F401 (names as text)
 from classlens.naming import shortened  # noqa: E402
 
 DPI = 110  # classlens.atomic.save_figure writes at this resolution: 1 canvas pixel = 1 pixel

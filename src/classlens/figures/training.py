@@ -8,7 +8,6 @@ from typing import Optional
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on CI or servers
-matplotlib.rcParams["text.parse_math"] = False  # `$x$` in a class name is text, not TeX
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

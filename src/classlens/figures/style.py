@@ -1,0 +1,11 @@
+"""What every figure shares. Class names come from the data, so they are drawn as plain text:
+matplotlib's math parser would read `$x$` as TeX (and crash on `$\\frac$`); this is set once,
+here, for every figure module imports this one. Names longer than `NAME_CHARS` are cut in ticks,
+legends and row labels (a 300-character class made 6000-pixel figures); files and the report keep
+the whole name."""
+
+import matplotlib
+
+NAME_CHARS = 32
+
+matplotlib.rcParams["text.parse_math"] = False
