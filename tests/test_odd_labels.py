@@ -226,3 +226,10 @@ def test_odd_labels_go_through_every_stage_escaped_and_logged(project, tmp_path)
     for path in write(comparison, project / "compare"):
         text = Path(path).read_text(encoding="utf-8")
         assert HTML_LABEL not in text and escaped in text, path  # in the every-number table
+
+
+def test_markdown_text_does_not_mention_people_or_link_issues():
+    """gate.md is posted as a PR comment: a class named `@team` or `#12` must not notify or
+    link there; an address or a path@rev stays readable."""
+    assert markdown_text("@team") == "&#64;team" and markdown_text("#12 bad") == "&#35;12 bad"
+    assert markdown_text("data/eval/all_metrics.json@main") == "data/eval/all_metrics.json@main"

@@ -208,3 +208,18 @@ def test_a_lambda_layer_is_refused_unrun(trained_project, tmp_path):
         load_provided(str(path), input_shape=(8, 8, 1), num_classes=10, input_scaling="unit",
                       output="auto", sample=images)
     assert not marker.exists()
+
+
+def test_an_mlmodel_of_nested_aliases_is_refused_quickly(tmp_path):
+    """A 'billion laughs' MLmodel: YAML aliases make a tiny file a structure whose repr never
+    ends; the refusal names only its type."""
+    from classlens.errors import InputError
+    from classlens.serving.model_folder import model_files
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    lines += ["flavors:", "  python_function:", "    python_model: *a8"]
+    (tmp_path / "MLmodel").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="pickled Python object .a list.") as err:
+        model_files(tmp_path)
+    assert len(str(err.value)) < 1000

@@ -122,15 +122,18 @@ def shortened(name: str, limit: int) -> str:
 
 # Backslash-escaped in Markdown text: what would start code, emphasis, a link, strikethrough or
 # a table cell. `_` only at the edge of a word: CommonMark never reads `hot_dog` as emphasis.
+_MENTION = re.compile(r"(?<![\w&])(?:@|#(?=\d))")
 _MARKDOWN = re.compile(r"[\\`*~\[\]|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
 def markdown_text(value: Any) -> str:
     """`value` as Markdown text that shows exactly as written, also inside a table cell: HTML
-    as entities (`<img>` -> `&lt;img&gt;`; GitHub renders no raw HTML from it), Markdown's
+    as entities (`<img>` -> `&lt;img&gt;`, and `@`, `#`; GitHub renders no raw HTML), Markdown's
     punctuation backslash-escaped, line breaks as spaces (a newline ends a table row). Hand-
     written: markdown-it and Python-Markdown render Markdown but have no escaper."""
-    text = html.escape(str(value), quote=False)
+    # `@name` and `#123` (where GitHub reads them: not after a letter or digit) as entities
+    # too: gate.md is posted as a PR comment, where they would notify people or link issues
+    text = _MENTION.sub(lambda m: f"&#{ord(m.group(0))};", html.escape(str(value), quote=False))
     return _MARKDOWN.sub(lambda m: "\\" + m.group(0), re.sub(r"[\r\n\t\v\f]+", " ", text))
 
 

@@ -3,7 +3,8 @@ so that `dvc repro` / `dvc exp run` stops before DVC starts a stage that would f
 
 Every param's type and range and any unknown key (`load_params`, before this runs), where the
 data are (without listing them), a provided model file (loaded and checked against the classes
-and the input size conf/ fixes) and the tracking store (a server must answer). Writes
+and the input size conf/ fixes; only then is the source listed, to count its classes when
+`data.class_names` is empty) and the tracking store (a server must answer). Writes
 `data/checked.json`, whose content never changes: prepare depends on it only so that DVC runs
 this stage first, and nothing downstream re-runs because of it.
 """

@@ -54,15 +54,16 @@ def model_files(folder: Path, *, name: str | None = None) -> ModelFiles:
     conf = _pyfunc_flavour(folder, name)
     if "python_model" in conf:
         _refuse(name, f"its python_function model is a pickled Python object "
-                      f"({conf['python_model']!r})")
+                      f"({_shown(conf['python_model'])})")
     loader = conf.get("loader_module")
     if loader != CODE_LOADER:
-        _refuse(name, f"its python_function loader is {loader!r}, not MLflow's models-from-code "
-                      f"loader {CODE_LOADER!r}")
+        _refuse(name, f"its python_function loader is {_shown(loader)}, not MLflow's "
+                      f"models-from-code loader {CODE_LOADER!r}")
     code = conf.get("model_code_path")
-    code_name = PurePosixPath(str(code).replace("\\", "/")).name if code else None
+    code_name = PurePosixPath(code.replace("\\", "/")).name if isinstance(code, str) else None
     if code_name != MODEL_CODE_NAME:
-        _refuse(name, f"its model code is {code_name!r}, not classlens' {MODEL_CODE_NAME!r}")
+        _refuse(name, f"its model code is {_shown(code_name or code)}, not classlens' "
+                      f"{MODEL_CODE_NAME!r}")
     artifacts = conf.get("artifacts")
     if not isinstance(artifacts, dict):
         _refuse(name, "its python_function flavour lists no artifacts")
@@ -115,8 +116,17 @@ def _artifact(folder: Path, name: str, artifacts: dict, key: str) -> Path:
     inside = folder.resolve() / ARTIFACTS_DIR  # artifacts/ itself a link out: refused too
     path = (folder / relative).resolve()
     if not path.is_relative_to(inside) or not path.is_file():
-        _refuse(name, f"artifact {key!r} ({relative}) is not a file under {ARTIFACTS_DIR}/")
+        _refuse(name, f"artifact {key!r} ({_shown(relative)}) is not a file under "
+                      f"{ARTIFACTS_DIR}/")
     return path
+
+
+def _shown(value) -> str:
+    """A value from MLmodel in a message: a string cut to 80 characters, else only its type
+    (YAML aliases can make a 1 KB file a structure whose repr never ends)."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 80 else value[:77] + "...")
+    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def _refuse(name: str, reason: str) -> NoReturn:
