@@ -185,7 +185,9 @@ def test_server_gone_mid_pipeline_keeps_the_stage_outputs(tmp_path):
     srv = Server(tmp_path / "short-lived")
     project = copy_project(tmp_path / "repo")
     init_repo(project)
-    env = {"MLFLOW_TRACKING_URI": srv.url}
+    # a dead server is given up on at once (the defaults retry for about half a minute)
+    env = {"MLFLOW_TRACKING_URI": srv.url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+           "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
     try:
         run(["dvc", "repro", "predict"], cwd=project, env=env)
 
@@ -213,8 +215,8 @@ def test_server_gone_mid_pipeline_keeps_the_stage_outputs(tmp_path):
     ours = [line for line in stderr.splitlines() if line.startswith("classlens train: error:")]
     assert len(ours) == 1 and ours[0].endswith("previous outputs are untouched"), stderr
     assert models_md5() == before
-    assert sorted(before) == sorted(p.name for p in (project / "models").iterdir()
-                                    if p.is_file() and p.name != ".gitignore")
+    assert {"model.keras", "preprocessing.json", "model_card.md", "augmentation_preview.png",
+            "history.csv", "mlflow_run.json", "training_curves.png"} <= set(before)
 
     run(["git", "checkout", "-q", "--", "params.yaml"], cwd=project)
     proc = run(["dvc", "repro", "--single-item", "evaluate"], cwd=project, env=env, check=False,
