@@ -138,10 +138,11 @@ def _progress_bar(total: int, *, enabled: Optional[bool]):
     from tqdm import tqdm
 
     # None: tqdm shows the bar only when stderr is a terminal. Updates come a batch at a time,
-    # so each is drawn (mininterval=0): with tqdm's 0.1 s default a fast last batch was never
-    # shown before the bar was cleared (leave=False), and the count never reached the total
+    # so each is drawn (mininterval=0, miniters=1): with tqdm's defaults (0.1 s, and a step
+    # learnt from the rate) a fast last batch was never shown before the bar was cleared
+    # (leave=False), and the count never reached the total
     return tqdm(total=total, unit="image", disable=(None if enabled is None else not enabled),
-                leave=False, mininterval=0)
+                leave=False, mininterval=0, miniters=1)
 
 
 # ---------------------------------------------------------------- loading
