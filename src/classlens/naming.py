@@ -37,7 +37,7 @@ _FILE_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
 Item = TypeVar("Item", bound=Hashable)
 
 
-def sanitise(name: str, allowed: Callable[[str], bool]) -> str:
+def _sanitise(name: str, allowed: Callable[[str], bool]) -> str:
     """`name` with every character that `allowed` rejects replaced by `_`."""
     return "".join(c if allowed(c) else "_" for c in name)
 
@@ -77,12 +77,12 @@ def _unique(items: Iterable[Item], text: Callable[[Item], str], clean: Callable[
 def _file_stem(name: str) -> str:
     # accents become plain letters (café -> cafe); anything else outside ASCII becomes `_`
     plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    stem = sanitise(plain, _FILE_CHAR.fullmatch).strip(".") or "_"
+    stem = _sanitise(plain, _FILE_CHAR.fullmatch).strip(".") or "_"
     return f"_{stem}" if stem.split(".")[0].upper() in _DEVICES else stem
 
 
 def _metric_part(name: str) -> str:
-    return sanitise(name, _METRIC_CHAR.fullmatch).strip(". ") or "_"
+    return _sanitise(name, _METRIC_CHAR.fullmatch).strip(". ") or "_"
 
 
 def file_stems(names: Iterable[Item], text: Callable[[Item], str] = str) -> dict[Item, str]:
