@@ -18,6 +18,7 @@ LAYERS = [
     {"training", "explain"},
     {"models", "evaluation", "analysis", "figures", "tracking"},
     {"data"},
+    {"task"},
     {"paths", "atomic", "errors", "naming", "formatting", "quiet", "__init__"},
 ]
 MAX_LINES = 300

@@ -22,6 +22,7 @@ from classlens.explain.baselines import BASELINES as EXPLAIN_BASELINES
 from classlens.explain.saliency import REDUCTIONS as SALIENCY_REDUCTIONS
 from classlens.models.options import (BACKBONES, CNN_HEADS, CNN_PADDINGS, INPUT_SCALINGS,
                                       MODEL_ARCHITECTURES, MODEL_OUTPUTS, BackboneOptions)
+from classlens.task import KIND, THRESHOLD_RULES
 from classlens.training.options import DISTRIBUTION, SCHEDULES
 
 DATA_SOURCES = tuple(_SOURCES)
@@ -42,6 +43,10 @@ _DROPOUT = Constraint(lambda v: 0 <= v < 1, "be in [0, 1)")
 _COUNT = in_range(0, 10_000)
 
 CONSTRAINTS: dict[str, Constraint] = {
+    "task.kind": KIND,
+    "task.threshold_rule": one_of(THRESHOLD_RULES),
+    "task.threshold_target": Constraint(lambda v: 0 < v <= 1, "be in (0, 1]"),
+    "task.threshold": in_range(0.0, 1.0),
     "data.source": one_of(DATA_SOURCES),
     "data.resize": one_of(DATA_RESIZE_MODES),
     "data.interpolation": one_of(DATA_INTERPOLATIONS),

@@ -14,6 +14,7 @@ from classlens.data.options import DataConfig
 from classlens.evaluation.options import EvaluateConfig, GateConfig, PredictConfig
 from classlens.explain.options import ExplainConfig
 from classlens.models.options import MODEL_OPTIONS
+from classlens.task import TaskConfig
 from classlens.tracking.options import TrackingConfig
 from classlens.training.options import TrainConfig
 
@@ -25,6 +26,7 @@ class Config:
     ProvidedOptions), chosen when params are validated."""
 
     seed: int = MISSING
+    task: TaskConfig = MISSING
     data: DataConfig = MISSING
     model: Any = MISSING
     train: TrainConfig = MISSING
@@ -44,6 +46,7 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="classlens_schema", node=Config)
     for group, node in (
+        ("task", TaskConfig),
         ("data", DataConfig),
         ("train", TrainConfig),
         ("predict", PredictConfig),
