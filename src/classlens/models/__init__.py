@@ -1,8 +1,9 @@
-"""Model builders. Every architecture ends in a dense layer named `logits` followed by a softmax
-layer named `probabilities`, so explanations can take gradients of the logits.
+"""Model builders. Every architecture ends in a dense layer named `logits` followed by a layer
+named `probabilities`: a softmax for `task.kind` multiclass, a sigmoid (one output for binary, one
+per class for multilabel) otherwise; explanations take gradients of the logits either way.
 
 Layer names explanation methods can rely on:
-- `logits`: the pre-softmax scores (float32), in every model.
+- `logits`: the pre-activation scores (float32), in every model.
 - `features`: the last spatial feature map as a top-level tensor, in the scratch CNN and in
   transfer models (the backbone's output): Grad-CAM's target layer.
 - `backbone`: the nested keras.applications network of a transfer model (its own conv layers,

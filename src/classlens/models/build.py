@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from classlens.errors import one_of
 from classlens.models.options import MobileNetOptions, ModelOptions
+from classlens.task import MULTICLASS, output_activation, output_units
 
 
-def build_model(cfg: ModelOptions, *, input_shape: tuple[int, ...], num_classes: int, seed: int):
+def build_model(cfg: ModelOptions, *, input_shape: tuple[int, ...], num_classes: int, seed: int,
+                task: str = MULTICLASS):
     """Build the (uncompiled) Keras model that `cfg.architecture` names; a transfer model comes
-    with its backbone frozen. (`architecture: file` is loaded, not built: see `models.provided`.)"""
+    with its backbone frozen. (`architecture: file` is loaded, not built: see `models.provided`.)
+    `task` (`task.kind`) sets the width and activation after `logits`: one sigmoid for binary,
+    one sigmoid per class for multilabel, a softmax over the classes for multiclass."""
     from classlens.models import cnn, transfer
+
+    units, activation = output_units(task, num_classes), output_activation(task)
 
     if cfg.architecture == "cnn":
         return cnn.build_cnn(
             input_shape=input_shape,
-            num_classes=num_classes,
+            num_classes=units,
+            activation=activation,
             filters=list(cfg.filters),
             convs_per_block=cfg.convs_per_block,
             kernel_size=cfg.kernel_size,
@@ -31,7 +38,8 @@ def build_model(cfg: ModelOptions, *, input_shape: tuple[int, ...], num_classes:
         return transfer.build_transfer(
             architecture=cfg.architecture,
             input_shape=input_shape,
-            num_classes=num_classes,
+            num_classes=units,
+            activation=activation,
             weights=cfg.weights,
             alpha=cfg.alpha if isinstance(cfg, MobileNetOptions) else None,
             input_size=cfg.input_size,

@@ -1,5 +1,6 @@
 """The scratch CNN: conv blocks with (optional) batch norm, pooling and dropout, a global-average-
-pooling or flatten head, an optional hidden dense layer, a dense `logits` layer and a softmax.
+pooling or flatten head, an optional hidden dense layer, a dense `logits` layer and a softmax
+(or a sigmoid: binary, multilabel).
 Takes prepared uint8 images as they are (0..255)."""
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def build_cnn(
     head_dropout: float,
     augment: AugmentConfig,
     seed: int,
+    activation: str = "softmax",
     padding: str = "same",
     batch_norm: bool = True,
     head: str = "gap",
@@ -49,6 +51,7 @@ def build_cnn(
     Args:
         input_shape: (height, width, channels) of the prepared images.
         num_classes: width of the `logits` layer.
+        activation: after `logits`: "softmax" (multiclass) or "sigmoid" (binary, multilabel).
         filters: one conv block per entry, with that many filters.
         convs_per_block: conv-BN-ReLU units per block before its max-pool.
         kernel_size, block_dropout, head_dropout: as named.
@@ -101,5 +104,5 @@ def build_cnn(
         x = layers.Dropout(head_dropout, seed=seed, name="head_dropout")(x)
     # float32 even under mixed precision: the logits feed the loss and the explanations.
     logits = layers.Dense(num_classes, dtype="float32", name="logits")(x)
-    outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
+    outputs = layers.Activation(activation, dtype="float32", name="probabilities")(logits)
     return keras.Model(inputs, outputs, name="cnn")

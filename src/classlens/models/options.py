@@ -21,7 +21,7 @@ CNN_PADDINGS = ("same", "valid")
 # (scale, offset) that maps 0..255 onto it: 0..255, 0..1, -1..1
 SCALINGS = {"raw": (1.0, 0.0), "unit": (1.0 / 255.0, 0.0), "symmetric": (1.0 / 127.5, -1.0)}
 INPUT_SCALINGS = tuple(SCALINGS)
-MODEL_OUTPUTS = ("auto", "softmax", "logits")
+MODEL_OUTPUTS = ("auto", "softmax", "sigmoid", "logits")
 
 
 @dataclass

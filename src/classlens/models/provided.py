@@ -4,9 +4,11 @@ data, and wrap it so it looks like every other classlens model.
     image (prepared uint8) -> input_scaling (Rescaling to the range it was trained on)
     -> backbone (the file's network up to its logits) -> logits -> probabilities
 
-A model whose last layer is a softmax (a `Softmax`/`Activation` layer, or a layer with
-`activation="softmax"`) is cut before it, so `logits` holds real pre-softmax values; a model that
-outputs logits gets the softmax added.
+A model whose last layer is a softmax or a sigmoid (a `Softmax`/`Activation` layer, or a layer
+with `activation="softmax"`/`"sigmoid"`) is cut before it, so `logits` holds real pre-activation
+values; a model that outputs logits gets the activation added: a softmax for `task.kind`
+multiclass, a sigmoid for binary (one output) and multilabel (one per class). A softmax file under
+a sigmoid task, or the reverse, is refused: its scores do not mean what the task needs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from classlens.errors import ConfigError, InputError
 from classlens.models.files import load_keras_file
 from classlens.models.backbones import BACKBONE_LAYER
 from classlens.models.options import SCALINGS
+from classlens.task import MULTICLASS, output_activation, output_units
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 # SCALINGS: input_scaling -> (scale, offset) applied to 0..255 pixels (keras.layers.Rescaling)
@@ -51,6 +54,7 @@ def load_provided(
     input_scaling: str,
     output: str,
     sample: np.ndarray,
+    task: str = MULTICLASS,
 ) -> tuple[keras.Model, str]:
     """Load the classifier at `path`, check it, and wrap it; returns (model, output kind).
 
@@ -59,28 +63,37 @@ def load_provided(
         input_shape: (height, width, channels) of the prepared images it must take.
         num_classes: the number of classes in the prepared data.
         input_scaling: a key of `SCALINGS` (the pixel range the model was trained on).
-        output: "softmax", "logits" or "auto" (decided by its last layer, else by whether its
-            outputs on `sample` are probabilities).
+        output: "softmax", "sigmoid", "logits" or "auto" (decided by its last layer, else by
+            whether its outputs on `sample` are probabilities).
         sample: a few prepared images (uint8) used for "auto" and to check the wrapping.
+        task: `task.kind`; sets the activation after `logits` and the output width expected.
     """
     user = _load(path)
-    _check_against_data(user, path, input_shape=input_shape, num_classes=num_classes)
+    _check_against_data(user, path, input_shape=input_shape,
+                        num_classes=num_classes, task=task)
     scale, offset = SCALINGS[input_scaling]
     scaled = np.asarray(sample, dtype=np.float32) * scale + offset
     raw_out = np.asarray(user.predict(scaled, verbose=0), dtype=np.float64)
     kind = output if output != "auto" else _detect_output(user, raw_out)
+    activation = output_activation(task)
+    if kind != "logits" and kind != activation:
+        raise InputError(
+            f"{path}: ends in a {kind}, but task.kind {task!r} needs "
+            f"{'one sigmoid per output' if activation == 'sigmoid' else 'a softmax'}; give a "
+            f"model that ends in a {activation} (or its logits, with model.output=logits), or "
+            f"use task={'multiclass' if kind == 'softmax' else 'multilabel'}")
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(scale, offset, name="input_scaling")(inputs)
     if kind == "logits":
         inner = _renamed(user)
         logits = layers.Activation("linear", dtype="float32", name="logits")(inner(x))
-        expected = _softmax(raw_out)
+        expected = _softmax(raw_out) if activation == "softmax" else 1 / (1 + np.exp(-raw_out))
     else:
-        inner, head = _cut_before_softmax(user, path)
+        inner, head = _cut_before_activation(user, path, kind)
         logits = head(inner(x))
         expected = raw_out
-    outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
+    outputs = layers.Activation(activation, dtype="float32", name="probabilities")(logits)
     model = keras.Model(inputs, outputs, name="provided")
 
     got = model.predict(np.asarray(sample), verbose=0)
@@ -114,7 +127,7 @@ def _load(path: str) -> keras.Model:
 
 
 def _check_against_data(model: keras.Model, path: str, *, input_shape: tuple[int, ...],
-                        num_classes: int) -> None:
+                        num_classes: int, task: str = MULTICLASS) -> None:
     takes = tuple(model.input_shape[1:])
     fits = len(takes) == len(input_shape) and all(
         t is None or t == d for t, d in zip(takes, input_shape))
@@ -125,34 +138,42 @@ def _check_against_data(model: keras.Model, path: str, *, input_shape: tuple[int
             f"are {'x'.join(map(str, input_shape))}; prepare the data at the model's size and "
             "channels, or use a model trained on this data"
         )
-    out = tuple(model.output_shape[1:])
-    if len(out) != 1 or out[0] != num_classes:
+    out, units = tuple(model.output_shape[1:]), output_units(task, num_classes)
+    if len(out) != 1 or out[0] != units:
+        what = ("one score (the positive class's) for task.kind 'binary'" if units != num_classes
+                else "one score per class")
         raise InputError(
             f"{path}: outputs shape {out} but the prepared data has {num_classes} classes "
-            "(data/prepared/classes.json); the model must end in one score per class"
+            f"(data/prepared/classes.json); the model must end in {what}"
         )
 
 
-def _softmax_layer(layer) -> bool:
+def _final_activation(layer) -> str | None:
+    """"softmax" or "sigmoid" when `layer` ends in one, else None."""
     if isinstance(layer, layers.Softmax):
-        return True
+        return "softmax"
     activation = getattr(layer, "activation", None)
-    return activation is keras.activations.softmax or getattr(
-        activation, "__name__", "") == "softmax"
+    for name in ("softmax", "sigmoid"):
+        if activation is getattr(keras.activations, name) or getattr(
+                activation, "__name__", "") == name:
+            return name
+    return None
 
 
 def _detect_output(model: keras.Model, outputs: np.ndarray) -> str:
-    """softmax or logits: the last layer's activation when it says, else the numbers."""
+    """softmax, sigmoid or logits: the last layer's activation when it says, else the numbers
+    (rows of probabilities summing to 1: softmax; every value in [0, 1]: sigmoid)."""
     last = model.layers[-1] if model.layers else None
-    if last is not None and _softmax_layer(last):
-        return "softmax"
+    if last is not None and _final_activation(last):
+        return _final_activation(last)
     # a weighted layer (Dense, Conv) without activation: its outputs are logits; an identity
     # layer (Activation("linear") after a softmax, say) says nothing, so the numbers decide
     if last is not None and last.weights and getattr(last, "activation", None) is \
             keras.activations.linear:
         return "logits"
-    probabilities = (outputs >= 0).all() and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3)
-    return "softmax" if probabilities else "logits"
+    if (outputs >= 0).all() and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3):
+        return "softmax"
+    return "sigmoid" if ((outputs >= 0) & (outputs <= 1)).all() else "logits"
 
 
 def _renamed(model: keras.Model) -> keras.Model:
@@ -164,21 +185,22 @@ def _renamed(model: keras.Model) -> keras.Model:
         return model
 
 
-def _cut_before_softmax(model: keras.Model, path: str):
-    """(network up to the pre-softmax values, layer producing `logits` from them)."""
+def _cut_before_activation(model: keras.Model, path: str, kind: str):
+    """(network up to the values before its final `kind` activation, layer producing `logits`
+    from them)."""
     last = model.layers[-1] if model.layers else None
-    if last is None or not _softmax_layer(last):
+    if last is None or _final_activation(last) != kind:
         raise InputError(
             f"{path}: outputs probabilities but its last layer ({type(last).__name__}) is not "
-            "a softmax that can be cut off, so its logits are out of reach; save the model "
-            "without the final softmax and set model.output=logits"
+            f"a {kind} that can be cut off, so its logits are out of reach; save the model "
+            f"without the final {kind} and set model.output=logits"
         )
     try:
         inner = keras.Model(model.inputs[0], last.input, name=BACKBONE_LAYER)
     except (AttributeError, ValueError, TypeError) as err:
         raise InputError(
-            f"{path}: cannot take the input of its last softmax layer ({err}); save the model "
-            "without the final softmax and set model.output=logits"
+            f"{path}: cannot take the input of its last {kind} layer ({err}); save the model "
+            f"without the final {kind} and set model.output=logits"
         ) from None
     if isinstance(last, (layers.Softmax, layers.Activation)):
         return inner, layers.Activation("linear", dtype="float32", name="logits")
@@ -194,8 +216,8 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def check_provided(path: str, *, num_classes: int,
-                   input_shape: tuple[int, ...] | None = None) -> keras.Model:
+def check_provided(path: str, *, num_classes: int, input_shape: tuple[int, ...] | None = None,
+                   task: str = MULTICLASS) -> keras.Model:
     """Load the file at `path` as `load_provided` does and check it against what is known of
     the data before prepare runs: the class count, and the input shape when conf/ fixes it
     (`data.image_size` and `data.channels`); the check stage calls this so that a wrong file
@@ -203,5 +225,5 @@ def check_provided(path: str, *, num_classes: int,
     user = _load(path)
     takes = tuple(user.input_shape[1:])
     shape = input_shape if input_shape is not None else takes  # unknown yet: train checks it
-    _check_against_data(user, path, input_shape=shape, num_classes=num_classes)
+    _check_against_data(user, path, input_shape=shape, num_classes=num_classes, task=task)
     return user

@@ -45,6 +45,7 @@ def build_transfer(
     head_dropout: float,
     augment: AugmentConfig,
     seed: int,
+    activation: str = "softmax",
 ) -> keras.Model:
     """Build a transfer model with its backbone frozen (ready for phase 1, feature extraction;
     with random init, `weights=None`, the backbone's batch norm trains from the start).
@@ -53,6 +54,7 @@ def build_transfer(
         architecture: a key of `BACKBONES` (`mobilenet`, `resnet50`, ...).
         input_shape: (height, width, channels) of the prepared images; 1 or 3 channels.
         num_classes: width of the `logits` layer.
+        activation: after `logits`: "softmax" (multiclass) or "sigmoid" (binary, multilabel).
         weights: "imagenet", None (random init) or a local weights-file path.
         alpha: MobileNet width multiplier (None: Keras' default 1.0).
         input_size: square side fed to the backbone; None: the image size raised to the
@@ -91,7 +93,7 @@ def build_transfer(
         x = layers.Dropout(head_dropout, seed=seed, name="head_dropout")(x)
     # float32 even under mixed precision: the logits feed the loss and the explanations.
     logits = layers.Dense(num_classes, dtype="float32", name=LOGITS_LAYER)(x)
-    outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
+    outputs = layers.Activation(activation, dtype="float32", name="probabilities")(logits)
     return keras.Model(inputs, outputs, name=f"{architecture}_transfer")
 
 

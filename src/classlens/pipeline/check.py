@@ -43,6 +43,7 @@ def _check_model_file(cfg: Config) -> str:
 
     from classlens.models.provided import check_provided
 
-    check_provided(cfg.model.path, num_classes=len(classes), input_shape=shape)
+    check_provided(cfg.model.path, num_classes=len(classes), input_shape=shape,
+                   task=cfg.task.kind)
     size = "x".join(map(str, shape)) if shape else "its size after prepare"
     return f"model.path {cfg.model.path} ({len(classes)} classes; input {size})"

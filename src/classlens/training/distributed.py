@@ -28,6 +28,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from classlens.errors import ConfigError, InputError
+from classlens.task import MULTICLASS
+from classlens.training import objective
 from classlens.training.options import DISTRIBUTION, TrainConfig
 from classlens.training.plan import total_steps
 from classlens.training.summary import MONITOR, FitResult, best_epoch, history_table
@@ -105,6 +107,7 @@ def fit_distributed(
     strategy,
     seed: int,
     extra_callbacks: Sequence["object"] = (),
+    task: str = MULTICLASS,
 ):
     """Build the model under `strategy.scope()` and train it with the custom distributed step.
 
@@ -122,8 +125,8 @@ def fit_distributed(
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate(
             cfg, cfg.learning_rate, steps=total_steps(len(train[1]), cfg.batch_size, cfg.epochs)))
         # compile only attaches the optimizer (ReduceLROnPlateau reads model.optimizer)
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-    per_example_loss = keras.losses.SparseCategoricalCrossentropy(reduction="none")
+        model.compile(optimizer=optimizer, loss=objective.loss(task))
+    per_example_loss = objective.loss(task, reduction="none")
     global_batch = cfg.batch_size
 
     train_dist = strategy.experimental_distribute_dataset(
@@ -133,23 +136,21 @@ def fit_distributed(
 
     def _sums(labels, probs):
         losses = per_example_loss(labels, probs)
-        hits = tf.cast(tf.equal(tf.argmax(probs, axis=1, output_type=tf.int64),
-                                tf.cast(labels, tf.int64)), tf.float32)
-        return losses, tf.reduce_sum(losses), tf.reduce_sum(hits), tf.cast(tf.size(labels),
-                                                                          tf.float32)
+        hits, decisions = objective.hits(probs, labels, task)
+        return losses, tf.reduce_sum(losses), hits, decisions, tf.cast(tf.size(losses),
+                                                                       tf.float32)
 
     def _train_replica(images, labels):
         with tf.GradientTape() as tape:
             probs = model(images, training=True)
-            losses, loss_sum, hits, count = _sums(labels, probs)
+            losses, loss_sum, hits, decisions, count = _sums(labels, probs)
             loss = tf.nn.compute_average_loss(losses, global_batch_size=global_batch)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss_sum, hits, count
+        return loss_sum, hits, decisions, count
 
     def _eval_replica(images, labels):
-        _, loss_sum, hits, count = _sums(labels, model(images, training=False))
-        return loss_sum, hits, count
+        return _sums(labels, model(images, training=False))[1:]
 
     def _reduced(step):
         @tf.function
@@ -161,10 +162,10 @@ def fit_distributed(
     train_step, eval_step = _reduced(_train_replica), _reduced(_eval_replica)
 
     def _epoch(dataset, step) -> tuple[float, float]:
-        totals = np.zeros(3)
+        totals = np.zeros(4)  # loss sum, hits, decisions, images
         for batch in dataset:
             totals += [float(v) for v in step(batch)]
-        return totals[0] / max(totals[2], 1.0), totals[1] / max(totals[2], 1.0)
+        return totals[0] / max(totals[3], 1.0), totals[1] / max(totals[2], 1.0)
 
     scratch = tempfile.TemporaryDirectory(prefix="classlens-dist-ckpt-")
     best = Path(scratch.name) / "best.weights.h5"

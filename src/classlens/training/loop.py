@@ -1,4 +1,4 @@
-"""Compile and fit a classifier: Adam, sparse categorical cross-entropy, best-val checkpoint,
+"""Compile and fit a classifier: Adam, the task's loss (`classlens.training.objective`), best-val checkpoint,
 the learning-rate schedule of `classlens.training.schedule` (cut on plateau, or warm-up then
 cosine decay) and early stopping with the best weights restored."""
 
@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import keras
 import numpy as np
 
+from classlens.task import MULTICLASS
+from classlens.training import objective
 from classlens.training.options import TrainConfig
 from classlens.training.plan import steps_per_epoch, total_steps
 from classlens.training.schedule import LogLearningRate, learning_rate, plateau_callbacks
@@ -48,7 +50,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int, shu
 
     from classlens.data.rows import RowFile
 
-    labels = np.asarray(labels, dtype=np.int64)
+    labels = np.asarray(labels)  # objective.targets: int64 (N,) or float32 (N, K)
     count = len(labels)
     rows = RowFile.of(images)
     source = rows if rows is not None else images
@@ -63,7 +65,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int, shu
 
     ds = tf.data.Dataset.from_generator(batches, output_signature=(
         tf.TensorSpec(shape=(None, *images.shape[1:]), dtype=tf.as_dtype(images.dtype)),
-        tf.TensorSpec(shape=(None,), dtype=tf.int64),
+        tf.TensorSpec(shape=(None, *labels.shape[1:]), dtype=tf.as_dtype(labels.dtype)),
     ))
     ds = ds.apply(tf.data.experimental.assert_cardinality(steps_per_epoch(count, batch_size)))
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -82,11 +84,11 @@ class _PhaseMarker(keras.callbacks.Callback):
             logs["phase"] = self.phase
 
 
-def _compile(model: keras.Model, rate, *, jit_compile) -> None:
+def _compile(model: keras.Model, rate, *, jit_compile, task: str) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=objective.loss(task),
+        metrics=objective.metrics(task),
         jit_compile="auto" if jit_compile is None else jit_compile,
     )
 
@@ -100,6 +102,7 @@ def fit(
     seed: int,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     fine_tune: Optional[FineTune] = None,
+    task: str = MULTICLASS,
 ) -> FitResult:
     """Compile `model`, fit it, and leave it holding the weights of its best validation epoch.
 
@@ -108,6 +111,7 @@ def fit(
     weights, unfreezes, recompiles at `fine_tune.learning_rate` and trains `fine_tune.epochs`
     more with the same callbacks; epochs are numbered on from phase 1, the best-validation
     checkpoint spans both phases, and the history has one row per epoch with its `phase`.
+    The labels of `train` and `val` are `objective.targets` of `task` (`task.kind`).
     """
     import pandas as pd
 
@@ -135,7 +139,7 @@ def fit(
         examples = len(train[1])
         _compile(model, learning_rate(cfg, cfg.learning_rate,
                                       steps=total_steps(examples, cfg.batch_size, cfg.epochs)),
-                 jit_compile=cfg.jit_compile)
+                 jit_compile=cfg.jit_compile, task=task)
         histories.append(model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs,
                                    callbacks=callbacks, shuffle=False,  # tf.data shuffles
                                    verbose=2).history)
@@ -147,7 +151,7 @@ def fit(
             _compile(model, learning_rate(cfg, fine_tune.learning_rate,
                                           steps=total_steps(examples, cfg.batch_size,
                                                             fine_tune.epochs)),
-                     jit_compile=cfg.jit_compile)
+                     jit_compile=cfg.jit_compile, task=task)
             done = len(histories[0]["loss"])
             marker.phase = 2
             phase_starts[2] = done + 1
@@ -168,17 +172,18 @@ def fit(
 
 
 def score_provided(model: keras.Model, train: tuple[np.ndarray, np.ndarray],
-                   val: tuple[np.ndarray, np.ndarray], *, batch_size: int) -> FitResult:
+                   val: tuple[np.ndarray, np.ndarray], *, batch_size: int,
+                   task: str = MULTICLASS) -> FitResult:
     """A provided (already trained) model is not fitted: its loss and accuracy on the train and
     validation splits become a one-row history (epoch 0, phase 0). The model is not compiled,
     so it is saved without an optimizer."""
     from classlens.models.inference import predict_probabilities
 
-    loss = keras.losses.SparseCategoricalCrossentropy()
+    loss = objective.loss(task)
     row = {"epoch": 0, "phase": 0}
-    for prefix, (images, labels) in (("", train), ("val_", val)):
+    for prefix, (images, y) in (("", train), ("val_", val)):
         probabilities = predict_probabilities(model, images, batch_size=batch_size)
-        row[f"{prefix}loss"] = float(loss(np.asarray(labels), probabilities))
-        row[f"{prefix}accuracy"] = float((probabilities.argmax(axis=1) == labels).mean())
+        row[f"{prefix}loss"] = float(loss(np.asarray(y), probabilities))
+        row[f"{prefix}accuracy"] = objective.accuracy(probabilities, np.asarray(y), task)
     return FitResult(history=history_table([row]), best_epoch=0, stopped_early=False,
                      phase_starts={0: 0})
