@@ -1,4 +1,6 @@
-"""The prediction table: one row per test image, built from probabilities (no TensorFlow)."""
+"""The prediction table: one row per test image, built from probabilities (no TensorFlow).
+Multi-class and binary share one layout (`COLUMNS`); multi-label has its own
+(`MULTILABEL_COLUMNS`: label sets rather than one label)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ COLUMNS = ["id", "path", "position", "true", "true_label", "pred", "pred_label",
 # Per-sample loss clips p(true) at float64 eps, as scikit-learn's log_loss: the mean of the
 # `loss` column is the evaluate stage's `log_loss`.
 _EPS = np.finfo(np.float64).eps
+LABEL_SEPARATOR = "|"  # between the names of a label set, as in a multi-label manifest
+MULTILABEL_COLUMNS = ["id", "path", "position", "true_labels", "pred_labels", "missed",
+                      "extra", "n_true", "n_pred", "n_wrong", "correct", "loss"]
 
 
 def prediction_table(
@@ -19,13 +24,15 @@ def prediction_table(
     probabilities: np.ndarray,
     class_names: list[str],
     top_k: int,
+    pred: np.ndarray | None = None,
 ):
     """A DataFrame with `COLUMNS` then `top{i}_label`, `top{i}_prob` for i = 1..min(k, C).
 
     `position` is the row in the test split's arrays; `id`/`path` trace it back to its source.
     `margin` is top-1 minus top-2 probability (small: the model hesitated between two classes),
     `entropy` the Shannon entropy of the row in nats (0: certain, log C: uniform), `loss` the
-    per-sample cross-entropy -log p(true class).
+    per-sample cross-entropy -log p(true class). `pred` is the decision when it is not the top
+    class (binary: the positive class where its probability reaches the fitted threshold).
     """
     import pandas as pd
     from scipy.stats import entropy
@@ -38,7 +45,7 @@ def prediction_table(
     names = np.asarray(class_names, dtype=object)
     k = min(top_k, len(class_names))
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-    pred = order[:, 0]
+    pred = order[:, 0] if pred is None else np.asarray(pred, dtype=np.int64)
     table = pd.DataFrame({
         "id": ids,
         "path": source_paths,
@@ -49,7 +56,7 @@ def prediction_table(
         "pred_label": names[pred],
         "confidence": probabilities[np.arange(len(pred)), pred],
         "correct": pred == np.asarray(y_true),
-        "margin": probabilities[rows, pred] - second,
+        "margin": probabilities[rows, order[:, 0]] - second,
         "entropy": entropy(probabilities, axis=1),
         "loss": -np.log(np.clip(probabilities[rows, y_true], _EPS, 1.0)),
     })
@@ -59,17 +66,68 @@ def prediction_table(
     return table
 
 
+def binary_decisions(probabilities: np.ndarray, *, positive: int, threshold: float) -> np.ndarray:
+    """Binary: the positive class where its probability reaches `threshold`, else the other."""
+    probabilities = np.asarray(probabilities)
+    return np.where(probabilities[:, positive] >= threshold, positive, 1 - positive)
+
+
+def two_columns(p_positive: np.ndarray, *, positive: int) -> np.ndarray:
+    """A binary model's one sigmoid output (N, 1) as class probabilities (N, 2) in class order,
+    so the multi-class table, metrics and figures read binary runs unchanged."""
+    p = np.asarray(p_positive, dtype=np.float32).reshape(-1)
+    columns = [1.0 - p, p] if positive == 1 else [p, 1.0 - p]
+    return np.stack(columns, axis=1)
+
+
+def _names(rows: np.ndarray, names: np.ndarray) -> list[str]:
+    return [LABEL_SEPARATOR.join(names[np.flatnonzero(row)]) for row in rows]
+
+
+def multilabel_table(*, ids: list[str], source_paths: list[str], y_true: np.ndarray,
+                     probabilities: np.ndarray, thresholds, class_names: list[str]):
+    """The multi-label prediction table (`MULTILABEL_COLUMNS`): per image its true and predicted
+    label sets (names joined by "|", "" for none), the labels `missed` (true, not predicted)
+    and `extra` (predicted, not true), their counts, `correct` = the sets are equal (exact
+    match), and `loss` = the mean binary cross-entropy over labels. A label is predicted where
+    its probability reaches its threshold (`thresholds`, one per label)."""
+    import pandas as pd
+
+    y_true = np.asarray(y_true).astype(bool)
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), _EPS, 1 - _EPS)
+    y_pred = p >= np.asarray(thresholds, dtype=np.float64)[None, :]
+    names = np.asarray(class_names, dtype=object)
+    missed, extra = y_true & ~y_pred, y_pred & ~y_true
+    return pd.DataFrame({
+        "id": ids,
+        "path": source_paths,
+        "position": np.arange(len(ids)),
+        "true_labels": _names(y_true, names),
+        "pred_labels": _names(y_pred, names),
+        "missed": _names(missed, names),
+        "extra": _names(extra, names),
+        "n_true": y_true.sum(axis=1),
+        "n_pred": y_pred.sum(axis=1),
+        "n_wrong": (missed | extra).sum(axis=1),
+        "correct": ~(missed | extra).any(axis=1),
+        "loss": -(y_true * np.log(p) + ~y_true * np.log(1 - p)).mean(axis=1),
+    })
+
+
 def read_predictions(path):
-    """Read the table written by the predict stage (ids and class names kept as strings)."""
+    """Read the table written by the predict stage (ids and class names kept as strings); a
+    multi-label table (`MULTILABEL_COLUMNS`) is recognised by its `true_labels` column."""
     import pandas as pd
 
     from classlens.errors import InputError
 
     if not path.exists():
         raise InputError(f"{path}: not found; run the predict stage first (`dvc repro predict`)")
-    table = pd.read_csv(path, dtype={"id": str, "path": str, "true_label": str,
-                                     "pred_label": str}, keep_default_na=False)
-    missing = [c for c in COLUMNS if c not in table.columns]
+    text = ["true_label", "pred_label", "true_labels", "pred_labels", "missed", "extra"]
+    table = pd.read_csv(path, dtype={"id": str, "path": str, **dict.fromkeys(text, str)},
+                        keep_default_na=False)
+    expected = MULTILABEL_COLUMNS if "true_labels" in table.columns else COLUMNS
+    missing = [c for c in expected if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {missing}; re-run `dvc repro predict`")
     table["correct"] = table["correct"].astype(str).str.lower() == "true"

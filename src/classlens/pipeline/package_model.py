@@ -19,6 +19,7 @@ from pathlib import Path
 from classlens.atomic import save_figure, write_text
 from classlens.config import Config
 from classlens.serving.logged_model import log_image_model, log_keras_model
+from classlens.task import BINARY, positive_index
 from classlens.training.summary import headline
 
 PREVIEW_IMAGES = 4
@@ -28,16 +29,20 @@ EXAMPLE_IMAGES = 2  # in the logged model's input example
 
 def package_model(model, cfg: Config, out: Path, *, classes: list[str], fingerprint: dict, history,
                   best_epoch: int, train_images: np.ndarray, train_labels: np.ndarray,
-                  example_images: np.ndarray, run_id: str) -> str:
+                  example_images: np.ndarray, run_id: str, thresholds=None) -> str:
     """Write the record, card and preview into `out` (where train staged `model.keras`), log
-    the served model from there; returns its URI."""
+    the served model from there; returns its URI. `thresholds` (binary, multilabel: the
+    validation-fitted `Thresholds`) go into the record, which every consumer reads."""
     from classlens.figures import augment as augment_preview
     from classlens.reporting import model_card
     from classlens.reporting.model_summary import summarize_model
     from classlens.serving.preprocessing import encode_png, record_for_training
 
-    record = record_for_training(image_shape=fingerprint["image_shape"], class_names=classes,
-                                 data_options=cfg.data)
+    kind = cfg.task.kind
+    record = record_for_training(
+        image_shape=fingerprint["image_shape"], class_names=classes, data_options=cfg.data,
+        task=kind, positive_index=positive_index(classes, cfg.task.positive_class)
+        if kind == BINARY else 1, thresholds=None if thresholds is None else thresholds.to_json())
     record.write(out / paths.PREPROCESSING.name)
     model_uri = log_image_model(
         out / paths.MODEL.name, out / paths.PREPROCESSING.name,
@@ -55,14 +60,26 @@ def package_model(model, cfg: Config, out: Path, *, classes: list[str], fingerpr
     write_text(out / paths.MODEL_CARD.name, card)
 
     layers = augment_preview.augmentation_layers(model)
-    picked = augment_preview.pick_examples(train_labels, n=PREVIEW_IMAGES)
+    multilabel = np.ndim(train_labels) == 2
+    # multi-label: one key per image (its first label, -1 for none) so the preview varies
+    keys = (np.where(np.any(train_labels, axis=1), np.argmax(train_labels, axis=1), -1)
+            if multilabel else train_labels)
+    picked = augment_preview.pick_examples(keys, n=PREVIEW_IMAGES)
     originals = np.asarray(train_images[picked])
     augmented = (augment_preview.augmented_versions(layers, originals, versions=PREVIEW_VERSIONS)
                  if layers else np.repeat(originals[:, None], PREVIEW_VERSIONS, axis=1))
     description = ("augmentations: " + ", ".join(layer.name for layer in layers) if layers
                    else "no augmentation configured (versions equal the original)")
     save_figure(out / paths.AUGMENT_PREVIEW.name, augment_preview.preview_figure(
-        originals, augmented, titles=[f"class {classes[int(train_labels[i])]}" for i in picked],
+        originals, augmented, titles=[_title(train_labels[i], classes) for i in picked],
         description=description))
     return model_uri
 
+
+
+def _title(label, classes: list[str]) -> str:
+    """A preview image's title: its class, or its labels (multi-label)."""
+    if np.ndim(label) == 0:
+        return f"class {classes[int(label)]}"
+    names = [classes[i] for i in np.flatnonzero(label)]
+    return "labels " + ", ".join(names) if names else "no label"

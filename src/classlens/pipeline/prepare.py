@@ -7,7 +7,8 @@ into a temporary folder that replaces data/prepared only when all of it succeede
 (too many bad files, an empty split) leaves the previous prepared data whole.
 
 It runs before the MLflow run exists; the train stage records its fingerprint, class counts
-and report.
+and report. Multi-label data (multi-hot labels, `Catalog.multilabel`) passes through the same
+steps; `data/prepared/fingerprint.json` then says `"multilabel": true`.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from classlens.data.catalog import Skipped, skip_counts
 from classlens.data.checks import check_dataset
 from classlens.data.conform import ConformSpec
 from classlens.data.ingest import check_skipped_share, ingest, select_per_class
-from classlens.data.prepared import class_counts, write_prepared
+from classlens.data.prepared import class_counts, no_label_counts, write_prepared
 from classlens.data.report import (CLASS_COUNTS_PNG, DUPLICATES, LABEL_CONFLICTS,
-                                   MAX_CLASSES_SHOWN, REPORT_DIR, SAMPLES_PNG, SKIPPED, SUMMARY,
-                                   sample_positions, size_statistics)
+                                   MAX_CLASSES_SHOWN, NO_LABEL, REPORT_DIR, SAMPLES_PNG, SKIPPED,
+                                   SUMMARY, counts_with_no_label, sample_positions,
+                                   size_statistics)
 from classlens.data.rows import RowFile, read_rows
 from classlens.data.sources import load_catalog
 from classlens.data.split import assign_splits
@@ -68,6 +70,9 @@ def run(cfg: Config) -> dict:
             scratch.unlink(missing_ok=True)
         rate = len(selected) / max(time.perf_counter() - started, 1e-9)
         counts = class_counts(labels, parts, catalog.class_names)
+        # multi-label only, so that a single-label report stays byte-identical
+        labelled = ({"multilabel": True, "no_label": no_label_counts(labels, parts)}
+                    if catalog.multilabel else {})
         summary = {
             "source": data.source,
             "root": data.root,
@@ -83,6 +88,7 @@ def run(cfg: Config) -> dict:
             "split_sizes": {s: int(len(parts[s])) for s in paths.SPLITS},
             "source_split": catalog.splits is not None,
             "counts": counts,
+            **labelled,
             "source_sizes": size_statistics(found.widths, found.heights),
             "source_modes": dict(found.modes.most_common()),
             "source_formats": dict(found.formats.most_common()),
@@ -93,7 +99,8 @@ def run(cfg: Config) -> dict:
         train_images = RowFile.from_npy(paths.split_images("train", out))
         _write_report(out / REPORT_DIR, summary=summary, skipped=skipped,
                      duplicates=checks.duplicates, label_conflicts=checks.label_conflicts,
-                     counts=counts,
+                     counts=counts_with_no_label(counts, labelled["no_label"]) if labelled
+                     else counts,
                      class_names=catalog.class_names, train_images=train_images,
                      train_labels=np.load(paths.split_labels("train", out)))
         train_images.close()
@@ -102,7 +109,8 @@ def run(cfg: Config) -> dict:
     for item in [s for s in skipped if s.counted][:10]:
         print(f"classlens prepare: skipped {item.path}: {item.reason}", file=sys.stderr)
     sizes = {split: len(idx) for split, idx in parts.items()}
-    print(f"prepare: {len(kept)} images ({summary['images_skipped']} skipped, see "
+    kind = " multi-label" if catalog.multilabel else ""
+    print(f"prepare: {len(kept)}{kind} images ({summary['images_skipped']} skipped, see "
           f"{paths.PREPARED_DIR / REPORT_DIR}), {len(catalog.class_names)} classes, split "
           f"{sizes}, shape {record['image_shape']}, {rate:.0f} images/s, "
           f"digest {record['digest'][:12]}")
@@ -126,8 +134,10 @@ def _write_report(out_dir: Path, *, summary: dict, skipped: list[Skipped], dupli
     save_figure(out_dir / CLASS_COUNTS_PNG, figures.class_counts_chart(counts))
 
     shown = min(len(class_names), MAX_CLASSES_SHOWN)
+    multilabel = train_labels.ndim == 2
     samples = [read_rows(train_images, np.asarray(positions, dtype=np.int64))
                for positions in sample_positions(train_labels, shown)]
     more = f" (first {shown} of {len(class_names)} classes)" if shown < len(class_names) else ""
     save_figure(out_dir / SAMPLES_PNG, figures.class_samples_grid(
-        samples, class_names[:shown], title=f"Training images per class{more}"))
+        samples, class_names[:shown] + ([NO_LABEL] if multilabel else []),
+        title=f"Training images {'carrying each label' if multilabel else 'per class'}{more}"))

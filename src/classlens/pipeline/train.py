@@ -10,6 +10,7 @@ from classlens.config import BackboneOptions, Config
 from classlens.data.prepared import (cache_in_memory, load_classes, load_fingerprint,
                                      load_split)
 from classlens.errors import ConfigError
+from classlens.task import BINARY, check_fits_data, positive_index, sigmoid_output
 from classlens.tracking.log import (epoch_metrics_callback, log_data_report, log_dataset,
                                     log_files, log_for_compare, log_metrics, replace_artifacts,
                                     set_tags)
@@ -23,6 +24,9 @@ def run(cfg: Config) -> None:
     train, val = (cache_in_memory(load_split(s), limit_mb=cfg.data.memory_cache_mb)
                   for s in ("train", "val"))
     fingerprint = load_fingerprint()
+    kind = cfg.task.kind
+    check_fits_data(kind, multilabel_data=bool(fingerprint.get("multilabel")),
+                    class_names=classes, positive_class=cfg.task.positive_class)
 
     from classlens.figures import training as figures
     from classlens.training import distributed
@@ -30,6 +34,10 @@ def run(cfg: Config) -> None:
     from classlens.models.precision import apply_policy
     from classlens.models.transfer import fine_tune_plan
     from classlens.training.loop import fit, score_provided, seed_everything
+    from classlens.training.objective import targets
+
+    positive = positive_index(classes, cfg.task.positive_class) if kind == BINARY else 1
+    y_train, y_val = (targets(split.labels, kind, positive=positive) for split in (train, val))
 
     seed_everything(cfg.seed, deterministic=cfg.train.deterministic)
     policy = apply_policy(cfg.train.mixed_precision)  # before any layer is built
@@ -45,10 +53,10 @@ def run(cfg: Config) -> None:
 
     def build():
         return build_model(cfg.model, input_shape=tuple(train.images.shape[1:]),
-                           num_classes=len(classes), seed=cfg.seed)
+                           num_classes=len(classes), seed=cfg.seed, task=kind)
 
     if strategy is not None and not distributed.is_chief():
-        _train_as_worker(build, train, val, cfg, strategy)
+        _train_as_worker(build, (train.images, y_train), (val.images, y_val), cfg, strategy)
         return
     fine_tune = None
     if provided:  # bring your own model: checked against the data and wrapped, not trained
@@ -57,7 +65,7 @@ def run(cfg: Config) -> None:
         model, output_kind = load_provided(
             cfg.model.path, input_shape=tuple(train.images.shape[1:]), num_classes=len(classes),
             input_scaling=cfg.model.input_scaling, output=cfg.model.output,
-            sample=train.images[:32])
+            sample=train.images[:32], task=kind)
     elif strategy is None:
         model = build()
         # resolved now, so a bad layer name fails before phase 1 rather than after it
@@ -77,22 +85,24 @@ def run(cfg: Config) -> None:
                     context="train")
         log_data_report(paths.PREPARED_REPORT, fingerprint, classes)
         if provided:
-            result = score_provided(model, (train.images, train.labels),
-                                    (val.images, val.labels), batch_size=cfg.train.batch_size)
+            result = score_provided(model, (train.images, y_train), (val.images, y_val),
+                                    batch_size=cfg.train.batch_size, task=kind)
             log_metrics(result.history.iloc[0].drop(["epoch", "phase"]).to_dict(), step=0)
             set_tags(provenance_tags(cfg.model.path, output_kind))
         elif strategy is None:
-            result = fit(model, (train.images, train.labels), (val.images, val.labels),
+            result = fit(model, (train.images, y_train), (val.images, y_val),
                          cfg.train, seed=cfg.seed, fine_tune=fine_tune,
-                         extra_callbacks=[epoch_metrics_callback()])
+                         extra_callbacks=[epoch_metrics_callback()], task=kind)
         else:
             model, result = distributed.fit_distributed(
-                build, (train.images, train.labels), (val.images, val.labels), cfg.train,
+                build, (train.images, y_train), (val.images, y_val), cfg.train,
                 strategy=strategy, seed=cfg.seed,
-                extra_callbacks=[epoch_metrics_callback()])
+                extra_callbacks=[epoch_metrics_callback()], task=kind)
             print(f"train: chief weights digest {distributed.weights_digest(model)}")
 
         facts = headline(result.history, result.best_epoch)
+        thresholds = (_fit_thresholds(model, val.images, y_val, cfg) if sigmoid_output(kind)
+                      else None)
         # Every file of models/ goes into one staging folder, moved into place only once all
         # are written and the served model is logged: whatever fails before (the tracking
         # server, a kill), the previous models/ stays whole, never half new (atomic_files).
@@ -107,7 +117,8 @@ def run(cfg: Config) -> None:
             package_model(model, cfg, out, classes=classes, fingerprint=fingerprint,
                           history=result.history, best_epoch=result.best_epoch,
                           train_images=train.images, train_labels=train.labels,
-                          example_images=val.images, run_id=ref.run_id)
+                          example_images=val.images, run_id=ref.run_id,
+                          thresholds=thresholds)
 
         log_metrics({**{HEADLINE_METRIC_NAMES[k]: v for k, v in facts.items()},
                      "trainable_params": model.count_params()})
@@ -125,15 +136,26 @@ def run(cfg: Config) -> None:
           f"{ui_url(resolve_tracking_uri(ref.store_uri), ref.experiment_id)}")
 
 
+def _fit_thresholds(model, images, y_val, cfg: Config):
+    """Binary and multi-label decisions: each label's threshold fitted on the validation split
+    by `task.threshold_rule` (`classlens.evaluation.thresholds`)."""
+    from classlens.evaluation.thresholds import fit_thresholds
+    from classlens.models.inference import predict_probabilities
+
+    probabilities = predict_probabilities(model, images, batch_size=cfg.predict.batch_size)
+    return fit_thresholds(y_val.reshape(len(y_val), -1), probabilities,
+                          rule=cfg.task.threshold_rule, target=cfg.task.threshold_target,
+                          value=cfg.task.threshold)
+
+
 def _train_as_worker(build, train, val, cfg: Config, strategy) -> None:
     """A non-chief worker: the same training steps, no MLflow, outputs to a removed scratch."""
     import shutil
 
     from classlens.training import distributed
 
-    model, result = distributed.fit_distributed(
-        build, (train.images, train.labels), (val.images, val.labels), cfg.train,
-        strategy=strategy, seed=cfg.seed)
+    model, result = distributed.fit_distributed(build, train, val, cfg.train, strategy=strategy,
+                                                seed=cfg.seed, task=cfg.task.kind)
     scratch = distributed.scratch_dir()
     try:
         model.save(scratch / paths.MODEL.name)

@@ -9,7 +9,13 @@ reads it instead of asking the user to re-type a size or a colour mode:
      "height": 8, "width": 8, "channels": 1, "color_mode": "grayscale",
      "resize": "stretch", "interpolation": "bilinear", "max_pixels": 89478485,
      "dtype": "uint8", "value_range": [0, 255], "scaling": "inside the model ...",
-     "class_names": ["0", "1", ...]}
+     "class_names": ["0", "1", ...], "task": "multiclass", "positive_index": 1,
+     "thresholds": null}
+
+`task` is `task.kind`; binary and multilabel records carry each label's decision threshold,
+fitted on the validation split (`thresholds`: `classlens.evaluation.thresholds.Thresholds` as
+JSON: values, rule, target, fallback), and binary's `positive_index` (the class the model's one
+sigmoid scores). Records written before these fields read as multiclass.
 
 New images go through the prepare stage's own code (`classlens.data.conform`: Pillow decoding,
 EXIF orientation, 16-bit scaling, transparency onto black, colour conversion, and the configured
@@ -34,6 +40,7 @@ from classlens.data.conform import (DEFAULT_MAX_PIXELS, INTERPOLATIONS, RESIZE_M
                                     ConformSpec, SkipImage, conform_file, conform_stream,
                                     pixel_limit)
 from classlens.errors import InputError
+from classlens.task import KINDS, MULTICLASS, sigmoid_output
 
 FORMAT = "classlens.preprocessing/2"
 OLD_FORMAT = "classlens.preprocessing/1"  # Keras-style resize flags; read and translated
@@ -59,6 +66,9 @@ class PreprocessingRecord:
     dtype: str = "uint8"
     value_range: list[int] = field(default_factory=lambda: [0, 255])
     scaling: str = "inside the model (uint8 pixels are passed as they are)"
+    task: str = "multiclass"
+    positive_index: int = 1
+    thresholds: Any = None  # dict (Thresholds.to_json()) for binary and multilabel
 
     def __post_init__(self) -> None:
         if self.channels not in COLOR_MODES:
@@ -73,6 +83,12 @@ class PreprocessingRecord:
         if self.resize not in RESIZE_MODES:
             raise InputError(f"preprocessing record: resize must be one of "
                              f"{list(RESIZE_MODES)}; received {self.resize!r}")
+        if self.task not in KINDS:
+            raise InputError(f"preprocessing record: task must be one of {list(KINDS)}; "
+                             f"received {self.task!r}")
+        if sigmoid_output(self.task) and not isinstance(self.thresholds, dict):
+            raise InputError(f"preprocessing record: a {self.task} model needs its fitted "
+                             "thresholds; retrain with `dvc repro train`")
 
     @property
     def color_mode(self) -> str:
@@ -133,7 +149,9 @@ def _from_format_1(raw: dict) -> dict:
 
 
 def record_for_training(*, image_shape: list[int] | tuple[int, ...], class_names: list[str],
-                        data_options: Any = None) -> PreprocessingRecord:
+                        data_options: Any = None, task: str = MULTICLASS,
+                        positive_index: int = 1,
+                        thresholds: dict | None = None) -> PreprocessingRecord:
     """The record for a model trained on prepared images of `image_shape` (H, W, C).
 
     `data_options` is the `data` config section the prepare stage ran with: its `resize`,
@@ -148,7 +166,8 @@ def record_for_training(*, image_shape: list[int] | tuple[int, ...], class_names
         if value is not None:
             options[record_name] = value
     return PreprocessingRecord(height=height, width=width, channels=channels,
-                               class_names=list(class_names), **options)
+                               class_names=list(class_names), task=task,
+                               positive_index=positive_index, thresholds=thresholds, **options)
 
 
 # ---------------------------------------------------------------- applying it
