@@ -98,6 +98,7 @@ def classify(
     val_true: Optional[np.ndarray] = None,
     val_probabilities: Optional[np.ndarray] = None,
     calibration_bins: int = 15,
+    y_pred: Optional[np.ndarray] = None,
 ) -> ClassificationReport:
     """Every evaluate-stage number for one set of predictions.
 
@@ -112,6 +113,8 @@ def classify(
         val_true, val_probabilities: validation predictions; when given, calibration (ECE, MCE,
             adaptive ECE, NLL) before and after a validation-fitted temperature is added.
         calibration_bins: bins of every ECE and of the reliability diagram.
+        y_pred: (N,) the decisions, when they are not the argmax (binary: the positive class
+            where its probability reaches the validation-fitted threshold).
 
     >>> r = classify(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]]), ["a", "b"], top_k=1)
     >>> r.accuracy, r.per_class["b"]["f1"]
@@ -120,7 +123,7 @@ def classify(
     y_true, probabilities = _check_inputs(y_true, probabilities, class_names, "")
     n_classes = len(class_names)
     labels = np.arange(n_classes)
-    y_pred = probabilities.argmax(axis=1)
+    y_pred = probabilities.argmax(axis=1) if y_pred is None else np.asarray(y_pred, np.int64)
     undefined: dict[str, str] = {}
 
     from sklearn.metrics import (

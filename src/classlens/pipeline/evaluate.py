@@ -38,7 +38,7 @@ def run(cfg: Config) -> None:
                       bootstrap_resamples=ev.bootstrap_resamples,
                       bootstrap_seed=ev.bootstrap_seed, bootstrap_level=ev.ci_level,
                       val_true=val_labels, val_probabilities=val_probabilities,
-                      calibration_bins=ev.calibration_bins)
+                      calibration_bins=ev.calibration_bins, y_pred=table["pred"].to_numpy())
     per_class = pd.DataFrame(report.per_class_rows())
     records = pd.DataFrame({"actual": table["true_label"], "predicted": table["pred_label"]})
     order = class_order(report.confusion_normalized, ev.confusion_order)

@@ -16,6 +16,8 @@ from classlens.data.prepared import load_split
 from classlens.errors import ConfigError, InputError
 from classlens.evaluation.predictions import read_predictions
 from classlens.explain.selection import explanation_rows, select_examples
+from classlens.serving.preprocessing import PreprocessingRecord
+from classlens.task import BINARY
 from classlens.tracking.log import log_metrics, log_table, replace_artifacts
 from classlens.tracking.runs import stage_run
 
@@ -74,6 +76,11 @@ def run(cfg: Config) -> None:
     images = np.asarray(test.images[chosen["position"].to_numpy()])
     row_images, row_targets = images[rows["image"].to_numpy()], rows["target"].to_numpy()
     model = load_keras_file(paths.MODEL, advice="re-run `dvc repro train`")
+    record = PreprocessingRecord.read(paths.PREPROCESSING)
+    if record.task == BINARY:  # one sigmoid output, explained per class like any other model
+        from classlens.models.binary import two_class_view
+
+        model = two_class_view(model, positive=record.positive_index)
     explainers = build_explainers(model, ecfg, seed=cfg.seed)
 
     maps, seconds, completeness = {}, {}, None

@@ -1,0 +1,88 @@
+"""Binary and multi-label experiments through the stages, in process, on tiny real images:
+what each stage writes follows the task, and the numbers agree with scikit-learn computed
+independently from the saved predictions."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classlens import paths
+from tests.conftest import copy_project, run
+from tests.data_builders import make_folder
+
+
+def _run_stages(project: Path, overrides: list[str], stages) -> None:
+    from classlens.cli import run_stage
+
+    run([sys.executable, "-m", "classlens.cli", "params", *overrides], cwd=project)
+    old = Path.cwd()
+    leaked = {k: os.environ.pop(k) for k in ("MLFLOW_TRACKING_URI", "DVC_ROOT") if k in os.environ}
+    os.chdir(project)
+    try:
+        for stage in stages:
+            run_stage(stage)
+    finally:
+        os.chdir(old)
+        os.environ.update(leaked)
+
+
+@pytest.fixture(scope="module")
+def binary_project(tmp_path_factory) -> Path:
+    """Two digit classes (0: 'digit0', 1: 'digit1') as a folder, task=binary, every stage."""
+    from classlens.cli import STAGES
+
+    root = tmp_path_factory.mktemp("binary")
+    images = root / "images"
+    make_folder(images, classes=(0, 1), per_class=40, formats=("png-L",))
+    project = copy_project(root / "project")
+    _run_stages(project, ["task=binary", "data=folder", f"data.root={images}",
+                          "data.image_size=[16,16]", "data.channels=1",
+                          "task.positive_class=digit1"], STAGES)
+    return project
+
+
+def test_binary_model_has_one_sigmoid_and_a_fitted_threshold(binary_project):
+    record = json.loads((binary_project / paths.PREPROCESSING).read_text())
+    assert record["task"] == "binary" and record["positive_index"] == 1
+    thresholds = record["thresholds"]
+    assert thresholds["rule"] == "f1" and len(thresholds["values"]) == 1
+    assert 0.0 < thresholds["values"][0] < 1.0
+
+
+def test_binary_predictions_are_decided_at_the_threshold(binary_project):
+    record = json.loads((binary_project / paths.PREPROCESSING).read_text())
+    threshold = record["thresholds"]["values"][0]
+    table = pd.read_csv(binary_project / paths.PREDICTIONS)
+    probabilities = np.load(binary_project / paths.PROBABILITIES)
+    assert probabilities.shape == (len(table), 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+    expected = np.where(probabilities[:, 1] >= threshold, 1, 0)
+    np.testing.assert_array_equal(table["pred"], expected)
+
+
+def test_binary_metrics_match_scikit_learn_on_the_saved_predictions(binary_project):
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    table = pd.read_csv(binary_project / paths.PREDICTIONS)
+    probabilities = np.load(binary_project / paths.PROBABILITIES)
+    metrics = json.loads((binary_project / paths.ALL_METRICS).read_text())
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(table["true"], table["pred"]))
+    assert metrics["per_class"]["digit1"]["f1"] == pytest.approx(
+        f1_score(table["true"], table["pred"], pos_label=1))
+    assert metrics["per_class"]["digit1"]["roc_auc"] == pytest.approx(
+        roc_auc_score(table["true"], probabilities[:, 1]))
+
+
+def test_binary_runs_explain_and_the_report(binary_project):
+    index = pd.read_csv(binary_project / paths.EXPLAIN_INDEX)
+    assert len(index) and set(index["target"]) <= {0, 1}
+    maps = np.load(binary_project / paths.explain_maps("gradients"))
+    assert maps.shape[0] == len(index) and np.isfinite(maps).all() and maps.any()
+    assert (binary_project / paths.REPORT).stat().st_size > 10_000
