@@ -86,3 +86,21 @@ def test_binary_runs_explain_and_the_report(binary_project):
     maps = np.load(binary_project / paths.explain_maps("gradients"))
     assert maps.shape[0] == len(index) and np.isfinite(maps).all() and maps.any()
     assert (binary_project / paths.REPORT).stat().st_size > 10_000
+
+
+def test_binary_predict_command_decides_at_the_threshold_like_the_pipeline(binary_project):
+    table = pd.read_csv(binary_project / paths.PREDICTIONS, dtype={"path": str})
+    root = Path(yaml_params(binary_project)["data"]["root"])
+    files = [str(root / p) for p in table["path"]]
+    proc = run([sys.executable, "-m", "classlens.cli", "predict", "models/model.keras", *files,
+                "--format", "json", "--no-progress"], cwd=binary_project)
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [a["label"] for a in answers] == table["pred_label"].tolist()
+    np.testing.assert_allclose([a["probability"] for a in answers], table["confidence"],
+                               atol=1e-5)
+
+
+def yaml_params(project: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((project / "params.yaml").read_text())

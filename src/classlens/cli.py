@@ -157,8 +157,10 @@ def _predict(args: argparse.Namespace) -> int:
     failed = len(problems)
     width = max(len("image"), *(len(str(f)) for f in files))
     k = min(args.top_k, len(predictor.class_names))
+    multilabel = predictor.record.task == "multilabel"
     if args.format == "table":
-        print(f"{'image':<{width}}  {'label':<12} {'prob':>7}  top-{k}")
+        print(f"{'image':<{width}}  {'labels (at their thresholds)':<28}  top-{k} probabilities"
+              if multilabel else f"{'image':<{width}}  {'label':<12} {'prob':>7}  top-{k}")
     for result in predictor.iter_predictions(files, top_k=args.top_k, batch_size=args.batch_size,
                                              progress=False if args.no_progress else None):
         if "error" in result:
@@ -166,6 +168,11 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"classlens predict: error: {result['error']}", file=sys.stderr)
         elif args.format == "json":
             print(json.dumps(result), flush=True)
+        elif multilabel:
+            top = sorted(result["probabilities"], key=lambda r: -r["probability"])[:k]
+            shown = ", ".join(f"{r['label']} {r['probability']:.3f}" for r in top)
+            print(f"{result['image']:<{width}}  {'|'.join(result['labels']) or '(none)':<28}  "
+                  f"{shown}", flush=True)
         else:
             ranked = ", ".join(f"{r['label']} {r['probability']:.3f}" for r in result["top_k"])
             print(f"{result['image']:<{width}}  {result['label']:<12} "

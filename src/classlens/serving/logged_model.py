@@ -25,6 +25,7 @@ def log_image_model(model_path: Path, record_path: Path, example_images: list[by
     import pandas as pd
 
     from classlens.serving import pyfunc
+    from classlens.serving.preprocessing import PreprocessingRecord
 
     example = pd.DataFrame({pyfunc.INPUT_COLUMN: [base64.b64encode(b).decode("ascii")
                                                   for b in example_images]})
@@ -32,7 +33,8 @@ def log_image_model(model_path: Path, record_path: Path, example_images: list[by
         name="model", python_model=pyfunc.MODEL_CODE,
         artifacts={pyfunc.KERAS_ARTIFACT: str(model_path),
                    pyfunc.RECORD_ARTIFACT: str(record_path)},
-        signature=pyfunc.signature(), input_example=example,
+        signature=pyfunc.signature(task=PreprocessingRecord.read(record_path).task),
+        input_example=example,
         pip_requirements=_model_requirements())
     mlflow.set_tag(TAG_MODEL_URI, info.model_uri)
     return info.model_uri

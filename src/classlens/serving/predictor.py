@@ -7,6 +7,12 @@
                         #  "top_k": [{"label": "cat", "probability": 0.97}, ...]}
                         # or {"image": "bad.png", "error": "bad.png: not an image ..."}
 
+A binary model answers the same way, its `label` decided at the threshold fitted on the
+validation split; a multi-label model answers with the label set at each label's fitted threshold
+and every label's probability:
+    {"image": "beach.png", "labels": ["sea", "sunset"],
+     "probabilities": [{"label": "people", "probability": 0.08, "threshold": 0.41}, ...]}
+
 The same object answers the MLflow server (`classlens.serving.pyfunc`), so the command line, the
 Python API and the HTTP endpoint share decoding, resizing, batching and ranking.
 """
@@ -21,8 +27,10 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 from classlens.errors import InputError
+from classlens.evaluation.predictions import binary_decisions, two_columns
 from classlens.models.files import load_keras_file
 from classlens.serving.preprocessing import ImageSource, PreprocessingRecord, load_image
+from classlens.task import BINARY, MULTILABEL, output_units
 
 DEFAULT_TOP_K = 5
 DEFAULT_BATCH_SIZE = 64
@@ -45,6 +53,27 @@ def rank_classes(probabilities: np.ndarray, class_names: Sequence[str], *, top_k
     return results
 
 
+def decide(probabilities: np.ndarray, record: PreprocessingRecord, *, top_k: int
+           ) -> list[dict[str, Any]]:
+    """Per row of class probabilities, the answer for the record's task: the top-k ranking
+    (multiclass), that ranking with the label decided at the fitted threshold (binary), or the
+    label set at each label's threshold with every label's probability (multilabel)."""
+    names = record.class_names
+    if record.task == MULTILABEL:
+        thresholds = [float(t) for t in record.thresholds["values"]]
+        return [{"labels": [n for n, p, t in zip(names, row, thresholds) if p >= t],
+                 "probabilities": [{"label": n, "probability": float(p), "threshold": t}
+                                   for n, p, t in zip(names, row, thresholds)]}
+                for row in np.asarray(probabilities, dtype=np.float64)]
+    results = rank_classes(probabilities, names, top_k=top_k)
+    if record.task == BINARY:
+        decided = binary_decisions(probabilities, positive=record.positive_index,
+                                   threshold=record.thresholds["values"][0])
+        for result, row, i in zip(results, np.asarray(probabilities, np.float64), decided):
+            result.update(label=names[i], probability=float(row[i]))
+    return results
+
+
 @dataclass
 class Predictor:
     """A Keras model with the record of how its inputs were prepared."""
@@ -58,7 +87,8 @@ class Predictor:
         if expected != self.record.input_shape:
             raise InputError(f"{self.source or 'model'}: takes inputs of shape {expected} but its "
                              f"preprocessing record says {self.record.input_shape}; retrain")
-        if self.model.output_shape[-1] != len(self.record.class_names):
+        if self.model.output_shape[-1] != output_units(self.record.task,
+                                                       len(self.record.class_names)):
             raise InputError(f"{self.source or 'model'}: outputs {self.model.output_shape[-1]} "
                              f"classes but its preprocessing record names "
                              f"{len(self.record.class_names)}; retrain")
@@ -69,13 +99,17 @@ class Predictor:
 
     def probabilities(self, images: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE
                       ) -> np.ndarray:
-        """(N, C) probabilities for prepared uint8 images (N, H, W, C), in batches."""
+        """(N, C) probabilities for prepared uint8 images (N, H, W, C), in batches (a binary
+        model's one sigmoid as two class columns; multilabel: one probability per label)."""
         images = np.asarray(images, dtype=np.uint8)
         if len(images) == 0:
             return np.zeros((0, len(self.record.class_names)), dtype=np.float32)
         out = [np.asarray(self.model.predict_on_batch(images[i:i + batch_size]))
                for i in range(0, len(images), batch_size)]
-        return np.concatenate(out).astype(np.float32)
+        probabilities = np.concatenate(out).astype(np.float32)
+        if self.record.task == BINARY:
+            return two_columns(probabilities, positive=self.record.positive_index)
+        return probabilities
 
     def predict(self, images: Iterable[ImageSource], *, top_k: int = DEFAULT_TOP_K,
                 batch_size: int = DEFAULT_BATCH_SIZE, progress: Optional[bool] = False,
@@ -126,8 +160,8 @@ class Predictor:
             except InputError as err:
                 results[i] = {"image": label, "error": str(err)}
         if pixels:
-            ranked = rank_classes(self.probabilities(np.stack(pixels), batch_size=len(pixels)),
-                                  self.record.class_names, top_k=top_k)
+            ranked = decide(self.probabilities(np.stack(pixels), batch_size=len(pixels)),
+                            self.record, top_k=top_k)
             for i, row in zip(where, ranked):
                 results[i] = {"image": labels[i], **row}
         advance(len(sources))

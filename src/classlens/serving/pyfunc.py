@@ -17,6 +17,11 @@ Output, one dict per image in request order:
     {"label": "cat", "probability": 0.97,
      "top_k": [{"label": "cat", "probability": 0.97}, {"label": "dog", "probability": 0.02}]}
 
+(binary: `label` decided at the validation-fitted threshold); a multi-label model answers
+
+    {"labels": ["sea", "sunset"],
+     "probabilities": [{"label": "people", "probability": 0.08, "threshold": 0.41}, ...]}
+
 A row that is not base64 or not an image fails the request with HTTP 400 and a message naming the
 row; no partial answers, so a client never mistakes a shifted list for its own. A request with no
 images is a 400 too, in every format (`EMPTY_REQUEST`).
@@ -35,6 +40,7 @@ from mlflow.protos.databricks_pb2 import BAD_REQUEST
 
 from classlens.serving.model_folder import KERAS_ARTIFACT, MODEL_CODE_NAME, RECORD_ARTIFACT
 from classlens.serving.predictor import DEFAULT_TOP_K
+from classlens.task import MULTICLASS, MULTILABEL
 
 INPUT_COLUMN = "image"
 EMPTY_REQUEST = (f"no images in the request: it needs at least one row with column "
@@ -42,21 +48,27 @@ EMPTY_REQUEST = (f"no images in the request: it needs at least one row with colu
 MODEL_CODE = str(Path(__file__).with_name(MODEL_CODE_NAME))  # what MLflow runs to build it
 
 
-def signature(*, default_top_k: int = DEFAULT_TOP_K):
-    """The model signature: `image` (base64 string) in; label/probability/top_k out;
-    `top_k` as a request parameter."""
+def signature(*, default_top_k: int = DEFAULT_TOP_K, task: str = MULTICLASS):
+    """The model signature: `image` (base64 string) in; label/probability/top_k out (multilabel:
+    labels and every label's probability and threshold); `top_k` as a request parameter."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import (Array, ColSpec, Object, ParamSchema, ParamSpec, Property,
                                      Schema)
 
     ranked = Object([Property("label", "string"), Property("probability", "double")])
+    outputs = Schema([ColSpec("string", "label"), ColSpec("double", "probability"),
+                      ColSpec(Array(ranked), "top_k")])
+    if task == MULTILABEL:
+        scored = Object([Property("label", "string"), Property("probability", "double"),
+                         Property("threshold", "double")])
+        outputs = Schema([ColSpec(Array("string"), "labels"),
+                          ColSpec(Array(scored), "probabilities")])
     return ModelSignature(
         # not `required`: MLflow would answer an empty `dataframe_records` list (a table without
         # columns) with its own schema error before the model sees it; `predict` says it instead,
         # as for every other request format, and still requires the column in a non-empty table
         inputs=Schema([ColSpec("string", INPUT_COLUMN, required=False)]),
-        outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability"),
-                        ColSpec(Array(ranked), "top_k")]),
+        outputs=outputs,
         params=ParamSchema([ParamSpec("top_k", "long", default_top_k)]),
     )
 
