@@ -215,7 +215,7 @@ def test_bootstrap_matches_scikit_learn_on_the_same_resamples():
     report = multilabel_report(y, p, thresholds, label_names=names, bootstrap_resamples=40,
                                seed=11, ci_level=0.9)
     expected = _reference_intervals(y, (p >= thresholds).astype(int), p, 40, 11, 0.9)
-    keys = ["macro_avg.f1", "micro_avg.f1", "mean_average_precision", "subset_accuracy"] + \
+    keys = ["macro_avg.f1", "micro_avg.f1", "mean_average_precision", "accuracy"] + \
         [f"per_class.{n}.f1" for n in names]
     for key, (low, high) in zip(keys, expected):
         got = report.bootstrap.intervals[key]
@@ -236,7 +236,7 @@ def test_seeded_bootstrap_is_reproducible_and_holds_the_estimate():
     estimates = {"macro_avg.f1": report.averages["macro_avg"]["f1"],
                  "micro_avg.f1": report.averages["micro_avg"]["f1"],
                  "mean_average_precision": report.mean_average_precision,
-                 "subset_accuracy": report.subset_accuracy,
+                 "accuracy": report.subset_accuracy,
                  **{f"per_class.{n}.f1": v["f1"] for n, v in report.per_label.items()
                     if v["f1"] is not None}}
     for key, value in estimates.items():
@@ -257,7 +257,7 @@ def test_results_are_the_layout_of_all_metrics_json():
     weakest = min((v["f1"], n) for n, v in report.per_label.items() if v["f1"] is not None)
     assert metrics.weakest_class() == (weakest[1], weakest[0])
     assert metrics.interval("per_class.cat.f1") == report.bootstrap.intervals["per_class.cat.f1"]
-    assert metrics.flat()["subset_accuracy"] == report.subset_accuracy
+    assert metrics.flat()["accuracy"] == report.subset_accuracy
 
 
 def test_arguments_are_checked():

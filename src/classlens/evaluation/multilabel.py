@@ -83,7 +83,9 @@ class MultilabelReport:
         under `per_class`, so the gate, `classlens compare` and the card read them unchanged."""
         return Metrics(
             headline={"n_samples": self.n_samples, "n_labels": len(self.label_names),
-                      "subset_accuracy": self.subset_accuracy,
+                      # exact match, as scikit-learn's accuracy_score on label sets: the
+                      # `accuracy` every reader (gate, card, report, compare) shows first
+                      "accuracy": self.subset_accuracy,
                       "hamming_loss": self.hamming_loss,
                       "mean_average_precision": self.mean_average_precision,
                       "micro_average_precision": self.micro_average_precision,

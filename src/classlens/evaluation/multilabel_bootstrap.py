@@ -24,7 +24,7 @@ import numpy as np
 from classlens.evaluation.bootstrap import BootstrapIntervals
 
 _CELLS = 4_000_000  # resample-image weights held at once (32 MB of float64)
-HEADLINE_KEYS = ("macro_avg.f1", "micro_avg.f1", "mean_average_precision", "subset_accuracy")
+HEADLINE_KEYS = ("macro_avg.f1", "micro_avg.f1", "mean_average_precision", "accuracy")
 
 
 def multilabel_intervals(y_true: np.ndarray, y_pred: np.ndarray, probabilities: np.ndarray,

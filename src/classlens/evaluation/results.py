@@ -54,6 +54,9 @@ Interval = tuple[Optional[float], Optional[float]]  # (low, high); None where un
 # (every class, every interval, top-k, balanced accuracy, kappa, AUC, the temperature-scaled
 # calibration) lives in all_metrics.json, the report, `classlens compare` and MLflow.
 HEADLINE = ("accuracy", "f1_macro", "f1_weakest", "log_loss", "ece", "n_samples")
+# a multi-label run's (`accuracy` is exact match there): mean average precision takes log loss's
+# place, its ECE is the mean over labels (`classlens.evaluation.multilabel`)
+MULTILABEL_HEADLINE = ("accuracy", "f1_macro", "f1_weakest", "map", "ece", "n_samples")
 
 
 @dataclass(frozen=True)
@@ -201,16 +204,23 @@ class Metrics:
                 f"calibration on the test split: ECE {format_value(before)} -> "
                 f"{format_value(after)}. The unscaled probabilities are the ones to use.")
 
+    @property
+    def multilabel(self) -> bool:
+        """A multi-label run's numbers (`classlens.evaluation.multilabel`)."""
+        return "mean_average_precision" in self.headline
+
     def headline_json(self) -> dict[str, Optional[float]]:
-        """The compact numbers of metrics.json, in `HEADLINE` order (None where undefined)."""
+        """The compact numbers of metrics.json, in `HEADLINE` (or `MULTILABEL_HEADLINE`) order
+        (None where undefined)."""
         weakest = self.weakest_class()
         values = {
             "accuracy": self.accuracy, "f1_macro": self.average("macro_avg", "f1"),
             "f1_weakest": None if weakest is None else weakest[1],
             "log_loss": self.headline.get("log_loss"), "ece": self.ece()[0],
-            "n_samples": self.n_samples,
+            "map": self.headline.get("mean_average_precision"), "n_samples": self.n_samples,
         }
-        return {key: values[key] for key in HEADLINE}
+        return {key: values[key] for key in (MULTILABEL_HEADLINE if self.multilabel
+                                             else HEADLINE)}
 
     @property
     def interval_label(self) -> str:
