@@ -5,6 +5,10 @@ A source first lists its images (a `Catalog`: id, file, label and optional sourc
 image, plus what it refused while listing) without reading any pixels; the prepare stage then
 asks it for the images it keeps, in order, one at a time (`Catalog.read`), so a folder of a
 million files is never held in memory at once.
+
+Labels are int64 (N,) class indices for single-label data, and a uint8 (N, K) multi-hot array
+(K = len(class_names); a row of zeros is an image with no label) for multi-label data, where
+an image may carry any number of the classes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from classlens.errors import ConfigError, Constraint
 
 
 SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+# How a source's text lists an image's label set (a CSV manifest's `labels` column): "cat|dog".
+LABEL_SEPARATOR = "|"
 
 # What `Catalog.read` yields per image: a file to decode, or the pixels of an in-memory source.
 Item = Union[Path, np.ndarray]
@@ -72,8 +78,9 @@ CLASS_NAMES = UniqueNames()  # data.class_names: checked by the sources that tak
 
 @dataclass
 class SourceData:
-    """An in-memory source: images (N, H, W, C) uint8, integer labels indexing `class_names`,
-    a stable id and the source file path (empty when the source has no files) per image.
+    """An in-memory source: images (N, H, W, C) uint8, labels (int64 (N,) indexing
+    `class_names`, or uint8 (N, K) multi-hot for multi-label data), a stable id and the source
+    file path (empty when the source has no files) per image.
     `splits` is set when the source comes pre-split ('train' | 'val' | 'test'), else None."""
 
     images: np.ndarray
@@ -90,7 +97,9 @@ class SourceData:
             for i in indices:
                 yield images[i]
 
-        return Catalog(ids=self.ids, paths=self.paths, labels=np.asarray(self.labels, np.int64),
+        labels = np.asarray(self.labels)
+        labels = labels.astype(np.uint8 if labels.ndim == 2 else np.int64, copy=False)
+        return Catalog(ids=self.ids, paths=self.paths, labels=labels,
                        class_names=self.class_names, splits=self.splits, read=read)
 
 
@@ -113,6 +122,12 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def multilabel(self) -> bool:
+        """True when `labels` is a multi-hot (N, K) array: an image may carry any number of
+        the classes, including none."""
+        return self.labels.ndim == 2
 
 
 def natural_class_order(names) -> list[str]:

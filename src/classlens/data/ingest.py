@@ -18,6 +18,7 @@ import numpy as np
 from classlens.data.catalog import Catalog, Skipped
 from classlens.data.conform import (ConformSpec, ImageInfo, SkipImage, conform_array,
                                     conform_file, pixel_limit)
+from classlens.data.multilabel import rarest_label_strata
 from classlens.data.rows import RowFile
 from classlens.errors import InputError
 
@@ -46,9 +47,16 @@ class Ingested:
 def select_per_class(labels: np.ndarray, splits, *, max_per_class: int,
                      seed: int) -> np.ndarray:
     """Sorted entry indices: all of them, or a seeded sample of at most `max_per_class` per
-    class and source split (for quick experiments on a big dataset)."""
+    class and source split (for quick experiments on a big dataset).
+
+    Multi-hot (N, K) `labels`: at most `max_per_class` per rarest-label stratum and source
+    split (the images whose rarest label is that class; those without a label are one more
+    stratum), so every label keeps images; a label that comes with rarer ones can keep more.
+    """
     if max_per_class <= 0:
         return np.arange(len(labels))
+    if labels.ndim == 2:
+        labels = rarest_label_strata(labels)
     groups = np.asarray(splits) if splits is not None else np.zeros(len(labels), dtype="<U1")
     rng = np.random.default_rng(seed)
     chosen = []

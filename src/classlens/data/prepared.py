@@ -2,14 +2,18 @@
 
     data/prepared/
       {train,val,test}_images.npy   uint8 (N, H, W, C), read as memory maps
-      {train,val,test}_labels.npy   int64 (N,)
-      manifest.csv                  id, split, position, label, class, path
+      {train,val,test}_labels.npy   int64 (N,); multi-label: uint8 (N, K) multi-hot
+      manifest.csv                  id, split, position, label, class, path;
+                                    multi-label: id, split, position, labels, path
       classes.json                  ["name of label 0", "name of label 1", ...]
       fingerprint.json              content hash of all of the above, counts per split
       report/                       the data report (see classlens.data.report)
 
 `position` is the row of an image in its split's arrays, so any prediction traces back to its id
-and source file.
+and source file. Multi-label data (an image carries any number of the K classes, including
+none) is marked `"multilabel": true` in the fingerprint (`is_multilabel`); its `counts` are the
+images carrying each label, its `no_label` the images carrying none, per split; the manifest's
+`labels` cell is the image's class names joined by "|" in class order ("" for none).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from classlens.data.rows import NpyRowWriter, read_rows
 from classlens.errors import InputError
 
 BATCH_BYTES = 16 << 20  # rows copied per batch when writing a split
+LABELS_SEPARATOR = "|"  # between the class names of a multi-label manifest's `labels` cell
+MANIFEST_COLUMNS = ["id", "split", "position", "label", "class", "path"]
+MULTILABEL_MANIFEST_COLUMNS = ["id", "split", "position", "labels", "path"]
 
 
 @dataclass
@@ -53,9 +60,11 @@ def write_prepared(
     `images` is anything indexable by a sorted index array with a `shape` (an array, a memory
     map, a `RowFile`): each split is copied over in batches of about `BATCH_BYTES`, so memory
     does not grow with the number of images. `extra` is merged into the fingerprint record.
+    Multi-hot uint8 (N, K) `labels` write the multi-label layout (see the module's docstring).
     """
     import pandas as pd
 
+    multilabel = labels.ndim == 2
     row_shape = tuple(images.shape[1:])
     row_bytes = max(int(np.prod(row_shape, dtype=np.int64)), 1)
     batch = max(1, BATCH_BYTES // row_bytes)
@@ -66,11 +75,17 @@ def write_prepared(
             with NpyRowWriter(tmp, rows=len(idx), row_shape=row_shape) as out:
                 for start in range(0, len(idx), batch):
                     out.write(read_rows(images, idx[start:start + batch]))
-        save_npy(paths.split_labels(split, out_dir), labels[idx].astype(np.int64))
+        save_npy(paths.split_labels(split, out_dir),
+                 labels[idx].astype(np.uint8 if multilabel else np.int64))
         for position, i in enumerate(idx):
-            rows.append((ids[i], split, position, int(labels[i]), class_names[labels[i]],
-                         source_paths[i]))
-    manifest = pd.DataFrame(rows, columns=["id", "split", "position", "label", "class", "path"])
+            if multilabel:
+                rows.append((ids[i], split, position, label_set_cell(labels[i], class_names),
+                             source_paths[i]))
+            else:
+                rows.append((ids[i], split, position, int(labels[i]), class_names[labels[i]],
+                             source_paths[i]))
+    manifest = pd.DataFrame(rows, columns=MULTILABEL_MANIFEST_COLUMNS if multilabel
+                            else MANIFEST_COLUMNS)
     write_csv(out_dir / paths.MANIFEST.name, manifest)
     write_json(out_dir / paths.CLASSES.name, list(class_names))
     record = {
@@ -78,6 +93,9 @@ def write_prepared(
         "image_shape": list(row_shape),
         "num_classes": len(class_names),
         "counts": class_counts(labels, split_indices, class_names),
+        # only for multi-label data: single-label fingerprints stay as they were
+        **({"multilabel": True, "no_label": no_label_counts(labels, split_indices)}
+           if multilabel else {}),
         **(extra or {}),
     }
     write_json(out_dir / paths.FINGERPRINT.name, record)
@@ -86,12 +104,34 @@ def write_prepared(
 
 def class_counts(labels: np.ndarray, split_indices: dict[str, np.ndarray],
                  class_names: list[str]) -> dict[str, dict[str, int]]:
-    """{split: {class name: number of images}} for every split and class (zeros included)."""
+    """{split: {class name: number of images}} for every split and class (zeros included);
+    multi-label: the images carrying each label."""
+    def per_class(part: np.ndarray) -> np.ndarray:
+        if part.ndim == 2:
+            return part.sum(axis=0, dtype=np.int64)
+        return np.bincount(part, minlength=len(class_names))
+
     return {
         split: {name: int(n) for name, n in zip(
-            class_names, np.bincount(labels[split_indices[split]], minlength=len(class_names)))}
+            class_names, per_class(labels[split_indices[split]]))}
         for split in paths.SPLITS
     }
+
+
+def no_label_counts(labels: np.ndarray, split_indices: dict[str, np.ndarray]) -> dict[str, int]:
+    """{split: images carrying no label} of multi-hot (N, K) `labels`."""
+    return {split: int((~labels[split_indices[split]].any(axis=1)).sum())
+            for split in paths.SPLITS}
+
+
+def label_set_cell(row: np.ndarray, class_names: list[str]) -> str:
+    """A multi-hot row as the manifest's `labels` cell: names joined by "|" in class order."""
+    return LABELS_SEPARATOR.join(class_names[c] for c in np.flatnonzero(row))
+
+
+def label_set_names(cell: str) -> list[str]:
+    """A manifest `labels` cell back as class names ("" -> [])."""
+    return cell.split(LABELS_SEPARATOR) if cell else []
 
 
 def dataset_digest(prepared_dir: Path) -> str:
@@ -135,12 +175,19 @@ def load_classes(prepared_dir: Path = paths.PREPARED_DIR) -> list[str]:
 def load_manifest(prepared_dir: Path = paths.PREPARED_DIR):
     import pandas as pd
 
-    return pd.read_csv(_require(prepared_dir / paths.MANIFEST.name), dtype={"path": str},
-                       keep_default_na=False)
+    # `labels` as text: a column of single digit names ("3") would otherwise read as numbers
+    return pd.read_csv(_require(prepared_dir / paths.MANIFEST.name),
+                       dtype={"path": str, "labels": str}, keep_default_na=False)
 
 
 def load_fingerprint(prepared_dir: Path = paths.PREPARED_DIR) -> dict:
     return json.loads(_require(prepared_dir / paths.FINGERPRINT.name).read_text())
+
+
+def is_multilabel(prepared_dir: Path = paths.PREPARED_DIR) -> bool:
+    """Whether the prepared data is multi-label (uint8 (N, K) labels, a `labels` manifest
+    column), from its fingerprint: later stages ask this before reading labels."""
+    return bool(load_fingerprint(prepared_dir).get("multilabel", False))
 
 
 def cache_in_memory(split: Split, *, limit_mb: int) -> Split:

@@ -9,6 +9,9 @@
     class_counts.png   images per class and split
     samples.png        a few training images of every class
 
+Multi-label data: the summary adds `"multilabel": true` and `no_label` (images without a label
+per split; `counts` are images carrying each label), and both figures add a "(no label)" entry.
+
 This module computes what the report shows; the prepare stage (`classlens.pipeline.prepare`)
 writes the files and draws the figures. The train stage logs the folder into the MLflow run.
 """
@@ -28,6 +31,7 @@ CLASS_COUNTS_PNG = "class_counts.png"
 SAMPLES_PNG = "samples.png"
 SAMPLES_PER_CLASS = 6
 MAX_CLASSES_SHOWN = 50
+NO_LABEL = "(no label)"  # how the figures name the images of multi-label data without a label
 
 
 def size_statistics(widths: np.ndarray, heights: np.ndarray) -> dict:
@@ -47,5 +51,17 @@ def size_statistics(widths: np.ndarray, heights: np.ndarray) -> dict:
 
 def sample_positions(labels: np.ndarray, num_classes: int, *,
                      per_class: int = SAMPLES_PER_CLASS) -> list[list[int]]:
-    """The first `per_class` positions of every class among `labels` (one list per class)."""
+    """The first `per_class` positions of every class among `labels` (one list per class);
+    multi-hot (N, K) `labels`: of the images carrying each label, then one more list, of the
+    images carrying none (`NO_LABEL`)."""
+    if labels.ndim == 2:
+        carrying = [np.flatnonzero(labels[:, c])[:per_class].tolist() for c in range(num_classes)]
+        return carrying + [np.flatnonzero(~labels.any(axis=1))[:per_class].tolist()]
     return [np.flatnonzero(labels == c)[:per_class].tolist() for c in range(num_classes)]
+
+
+def counts_with_no_label(counts: dict[str, dict[str, int]],
+                         no_label: dict[str, int]) -> dict[str, dict[str, int]]:
+    """{split: {class: images}} with a last `NO_LABEL` entry per split, for the class counts
+    figure of multi-label data."""
+    return {split: {**per_class, NO_LABEL: no_label[split]} for split, per_class in counts.items()}

@@ -1,4 +1,11 @@
-"""Deterministic stratified train/val/test split."""
+"""Deterministic stratified train/val/test split.
+
+Single-label data is stratified by class. Multi-label data (uint8 (N, K) multi-hot labels) is
+stratified by each image's rarest label (`classlens.data.multilabel.rarest_label_strata`,
+recomputed for each cut), images without a label forming a stratum of their own; a stratum too
+small for the cut (fewer images than one per part needs, at least 3) is pooled with the other
+small ones, so a rare label gives a less even split instead of an error.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from classlens.data.multilabel import min_stratum_size, rarest_label_strata
 from classlens.errors import InputError
 
 
@@ -15,7 +23,8 @@ def stratified_split(
 ) -> dict[str, np.ndarray]:
     """Split indices 0..N-1 into sorted 'train', 'val' and 'test' index arrays, each keeping the
     class proportions of `labels` (scikit-learn's `train_test_split(stratify=...)`, seeded).
-    `class_names` (indexed by label) name the classes in errors.
+    `class_names` (indexed by label) name the classes in errors. Multi-hot (N, K) `labels`
+    are stratified by rarest label (see the module's docstring).
 
     >>> parts = stratified_split(np.repeat([0, 1], 10), val_fraction=0.2, test_fraction=0.2, seed=0)
     >>> [len(parts[s]) for s in ("train", "val", "test")]
@@ -24,6 +33,9 @@ def stratified_split(
     from sklearn.model_selection import train_test_split
 
     indices = np.arange(len(labels))
+    if labels.ndim == 2:
+        return _split_multilabel(labels, val_fraction=val_fraction,
+                                 test_fraction=test_fraction, seed=seed)
     counts = np.bincount(labels)
     if (counts[counts > 0] < 3).any():
         raise InputError(
@@ -48,6 +60,30 @@ def stratified_split(
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
+def _split_multilabel(labels: np.ndarray, *, val_fraction: float, test_fraction: float,
+                      seed: int) -> dict[str, np.ndarray]:
+    indices = np.arange(len(labels))
+    rest, test = _cut(indices, labels, test_fraction, seed, "test")
+    val_share = val_fraction / (1.0 - test_fraction)
+    train, val = _cut(rest, labels, val_share, seed, "val")
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+def _cut(indices: np.ndarray, labels: np.ndarray, fraction: float, seed: int,
+         name: str) -> tuple[np.ndarray, np.ndarray]:
+    """`indices` cut into (kept, `fraction` of them), stratified by rarest label."""
+    from sklearn.model_selection import train_test_split
+
+    strata = rarest_label_strata(labels[indices], min_size=min_stratum_size(fraction))
+    try:
+        return tuple(train_test_split(indices, test_size=fraction, stratify=strata,
+                                      random_state=seed))
+    except ValueError as err:  # e.g. fewer images than the held-out part needs
+        raise InputError(f"cannot cut a stratified {name} split out of {len(indices)} "
+                         f"multi-label images: {err}; add images or change "
+                         "data.val_fraction/test_fraction") from None
+
+
 def assign_splits(
     labels: np.ndarray, source_splits: Optional[Sequence[str]], *, val_fraction: float,
     test_fraction: float, seed: int, class_names: Optional[Sequence[str]] = None
@@ -56,7 +92,8 @@ def assign_splits(
 
     Without `source_splits`: `stratified_split`. With them ('train' | 'val' | 'test' per image),
     a split the source has is kept as it is; one it lacks is carved, stratified and seeded, out
-    of its train images: val takes `val_fraction` of them, test `test_fraction`.
+    of its train images: val takes `val_fraction` of them, test `test_fraction` (multi-label:
+    stratified by rarest label).
     `class_names` (indexed by label) name the classes in errors.
     """
     if source_splits is None:
@@ -75,6 +112,8 @@ def _carve(indices: np.ndarray, labels: np.ndarray, fraction: float, seed: int,
            name: str, class_names: Optional[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
+    if labels.ndim == 2:
+        return _cut(indices, labels, fraction, seed, name)
     sub = labels[indices]
     counts = np.bincount(sub)
     if ((counts > 0) & (counts < 2)).any():

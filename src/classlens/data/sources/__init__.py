@@ -1,6 +1,7 @@
 """The data sources by name (`data.source`): each lists a `Catalog` from its `data.*` options.
 One module per source beside this file; a source module imports only `classlens.data.catalog`,
-never this registry."""
+never this registry. `digits_mosaics` and `fashion_mnist_mosaics` are multi-label (see
+`classlens.data.sources.mosaics`); a csv manifest is when it has a `labels` column."""
 
 from __future__ import annotations
 
@@ -48,6 +49,22 @@ def _idx(cfg: DataConfig) -> Catalog:
                            class_names=list(cfg.class_names))
 
 
+def _digits_mosaics(cfg: DataConfig) -> Catalog:
+    from classlens.data.sources.digits import load_digits
+    from classlens.data.sources.mosaics import mosaic_catalog
+
+    return mosaic_catalog(load_digits(), "digits_mosaics", val_fraction=cfg.val_fraction,
+                          test_fraction=cfg.test_fraction)
+
+
+def _fashion_mnist_mosaics(cfg: DataConfig) -> Catalog:
+    from classlens.data.sources.keras_datasets import load_keras_dataset
+    from classlens.data.sources.mosaics import mosaic_catalog
+
+    return mosaic_catalog(load_keras_dataset("fashion_mnist"), "fashion_mnist_mosaics",
+                          val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+
+
 def _keras(name: str) -> Callable[[DataConfig], Catalog]:
     def load(cfg: DataConfig) -> Catalog:
         from classlens.data.sources.keras_datasets import load_keras_dataset
@@ -70,7 +87,16 @@ SOURCES: dict[str, Callable[[DataConfig], Catalog]] = {
     "csv": _csv,
     "idx": _idx,
     **{name: _keras(name) for name in KERAS_DATASETS},
+    "digits_mosaics": _digits_mosaics,
+    "fashion_mnist_mosaics": _fashion_mnist_mosaics,
 }
+# The class names of the sources that know them without listing anything.
+KNOWN_CLASS_NAMES: dict[str, list[str]] = {
+    **KERAS_DATASETS,
+    "digits_mosaics": [str(i) for i in range(10)],
+    "fashion_mnist_mosaics": KERAS_DATASETS["fashion_mnist"],
+}
+MULTILABEL_SOURCES = ("digits_mosaics", "fashion_mnist_mosaics")
 
 
 def load_catalog(cfg: DataConfig) -> Catalog:
@@ -99,7 +125,7 @@ def check_location(cfg: DataConfig) -> str:
         if not manifest.is_file():
             raise InputError(f"data.manifest: {manifest} is not a file (relative paths are from "
                              "the project root); point it at a CSV file with columns "
-                             "path,label[,split]")
+                             "path,label[,split] (or path,labels[,split] for multi-label)")
         if cfg.root and not resolve_path(cfg.root).is_dir():
             raise InputError(f"data.root: {resolve_path(cfg.root)} is not a folder; the "
                              "manifest's paths are resolved inside it (leave it empty for the "
@@ -110,9 +136,29 @@ def check_location(cfg: DataConfig) -> str:
 
 def class_names_before_prepare(cfg: DataConfig) -> list[str]:
     """The classes prepare will find, without reading pixels: `data.class_names` when set, a
-    Keras dataset's known names, else the source's listing (`load_catalog`)."""
+    Keras dataset's or a mosaic source's known names, else the source's listing
+    (`load_catalog`)."""
     if cfg.class_names:
         return list(cfg.class_names)
-    if cfg.source in KERAS_DATASETS:
-        return list(KERAS_DATASETS[cfg.source])
+    if cfg.source in KNOWN_CLASS_NAMES:
+        return list(KNOWN_CLASS_NAMES[cfg.source])
     return load_catalog(cfg).class_names
+
+
+def multilabel_before_prepare(cfg: DataConfig) -> bool:
+    """Whether prepare will find multi-label data, without listing images: a mosaic source, or
+    a csv manifest whose header has a `labels` column (only the header is read)."""
+    one_of(SOURCES).check("data.source", cfg.source)
+    if cfg.source in MULTILABEL_SOURCES:
+        return True
+    if cfg.source != "csv":
+        return False
+    import csv
+
+    manifest = resolve_path(_required(cfg.manifest, "manifest", "/path/to/manifest.csv"))
+    try:
+        with open(manifest, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"data.manifest: {manifest} cannot be read ({err})") from None
+    return "labels" in {column.strip().lower() for column in header}

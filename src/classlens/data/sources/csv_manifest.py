@@ -5,6 +5,13 @@ also fixes their order); `split` (train | val | validation | test), when present
 Rows whose file is missing, lies outside the data root, repeats an earlier row or carries a
 label outside the class list are skipped with their line number and reason; a manifest that
 cannot be read as such fails with one line naming it.
+
+Multi-label: a `labels` column instead of `label` lists each image's classes separated by "|"
+("cat|dog"; spaces around a name are stripped; an empty cell is an image with no label, which
+is kept). A name repeated in one cell counts once (a warning says where). A malformed cell (an
+empty name, as in "cat||dog" or "cat|") or, with `data.class_names` set, a name outside it
+fails with one line naming the file and line: a label set is one fact about an image, so a row
+is never kept with part of it dropped.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from classlens.data.catalog import (CLASS_NAMES, SPLIT_NAMES, Catalog, Skipped,
-                                    natural_class_order)
+from classlens.data.catalog import (CLASS_NAMES, LABEL_SEPARATOR, SPLIT_NAMES, Catalog,
+                                    Skipped, natural_class_order)
 from classlens.errors import InputError
 
 
@@ -40,10 +47,16 @@ def read_manifest(manifest: Path, *, root: Optional[Path] = None,
         raise InputError(f"data.manifest: {manifest} is not a readable CSV file "
                          f"({str(err).splitlines()[0]})") from None
     table.columns = [str(c).strip().lower() for c in table.columns]
-    missing = [c for c in ("path", "label") if c not in table.columns]
+    if "label" in table.columns and "labels" in table.columns:
+        raise InputError(f"data.manifest: {manifest} has both a 'label' and a 'labels' column; "
+                         "keep 'label' for one class per image, or 'labels' for class names "
+                         "separated by '|' (multi-label)")
+    multilabel = "labels" in table.columns
+    missing = [c for c in ("path", "labels" if multilabel else "label") if c not in table.columns]
     if missing:
         raise InputError(f"data.manifest: {manifest} lacks column(s) {', '.join(missing)}; "
-                         f"expected path,label[,split], found {', '.join(table.columns)}")
+                         f"expected path,label[,split] (or path,labels[,split] for multi-label), "
+                         f"found {', '.join(table.columns)}")
     if table.empty:
         raise InputError(f"data.manifest: {manifest} has no rows")
     base = manifest.parent
@@ -53,12 +66,17 @@ def read_manifest(manifest: Path, *, root: Optional[Path] = None,
     splits = _splits(table, manifest, lines)
     fixed = list(class_names or [])
     CLASS_NAMES.check("data.class_names", fixed)
+    warnings: list[str] = []
+    if multilabel:
+        label_sets = _label_sets(table["labels"], manifest, lines, fixed, warnings)
 
     skipped: list[Skipped] = []
     seen: dict[str, int] = {}
     keep: list[int] = []
     rel_paths: list[str] = []
-    for row, (raw_path, label, line) in enumerate(zip(table["path"], table["label"], lines)):
+    # a multi-label row's label set was checked above, and may be empty (no label)
+    single = table["labels" if multilabel else "label"]
+    for row, (raw_path, label, line) in enumerate(zip(table["path"], single, lines)):
         where = f"{manifest.name}:{line} {raw_path}"
         raw_path, label = raw_path.strip(), label.strip()
         if not raw_path:
@@ -69,10 +87,10 @@ def read_manifest(manifest: Path, *, root: Optional[Path] = None,
         if real != real_root and real_root not in real.parents:
             skipped.append(Skipped(where, f"path outside the data root {root}: refused"))
             continue
-        if not label:
+        if not multilabel and not label:
             skipped.append(Skipped(where, "empty label"))
             continue
-        if fixed and label not in fixed:
+        if not multilabel and fixed and label not in fixed:
             skipped.append(Skipped(where, f"label {label!r} not in data.class_names"))
             continue
         if not path.is_file():
@@ -88,7 +106,10 @@ def read_manifest(manifest: Path, *, root: Optional[Path] = None,
     if not keep:
         raise InputError(f"data.manifest: {manifest}: none of its {len(table)} rows is usable "
                          f"(first: line {lines[0]}: {skipped[0].reason})")
-    labels_found = [table["label"].iloc[r].strip() for r in keep]
+    if multilabel:
+        labels_found = [name for r in keep for name in label_sets[r]]
+    else:
+        labels_found = [table["label"].iloc[r].strip() for r in keep]
     names = fixed or natural_class_order(labels_found)
     if len(names) < 2:
         raise InputError(f"data.manifest: {manifest} has only class {names!r}; a classifier "
@@ -99,10 +120,47 @@ def read_manifest(manifest: Path, *, root: Optional[Path] = None,
         for i in indices:
             yield real_root / rel_paths[i]
 
-    return Catalog(ids=rel_paths, paths=list(rel_paths),
-                   labels=np.asarray([index[lab] for lab in labels_found], dtype=np.int64),
+    if multilabel:
+        labels = np.zeros((len(keep), len(names)), dtype=np.uint8)
+        for row, r in enumerate(keep):
+            labels[row, [index[name] for name in label_sets[r]]] = 1
+    else:
+        labels = np.asarray([index[lab] for lab in labels_found], dtype=np.int64)
+    return Catalog(ids=rel_paths, paths=list(rel_paths), labels=labels,
                    class_names=names, splits=None if splits is None else [splits[r] for r in keep],
-                   read=read, skipped=skipped)
+                   read=read, skipped=skipped, warnings=warnings)
+
+
+def _label_sets(cells, manifest: Path, lines: np.ndarray, fixed: list[str],
+                warnings: list[str]) -> list[tuple[str, ...]]:
+    """Each row's `labels` cell as its distinct class names, in the cell's order; InputError
+    naming the file and line for a malformed cell or (with `fixed`) an unknown name."""
+    accepted = set(fixed)
+    sets, repeated = [], []
+    for cell, line in zip(cells, lines):
+        cell = cell.strip()
+        names = [name.strip() for name in cell.split(LABEL_SEPARATOR)] if cell else []
+        if any(not name for name in names):
+            raise InputError(
+                f"data.manifest: {manifest}:{line}: labels {cell!r} has an empty name (between "
+                f"two '{LABEL_SEPARATOR}' or at an end); write class names separated by "
+                f"'{LABEL_SEPARATOR}', e.g. 'cat{LABEL_SEPARATOR}dog', or leave the cell empty "
+                "for an image with no label")
+        unknown = [name for name in names if accepted and name not in accepted]
+        if unknown:
+            shown = ", ".join(map(repr, fixed[:5])) + (", ..." if len(fixed) > 5 else "")
+            raise InputError(
+                f"data.manifest: {manifest}:{line}: label {unknown[0]!r} is not in "
+                f"data.class_names ({len(fixed)} names: {shown}); fix the row, or add the name "
+                "to data.class_names (or set it to [] to take the names found)")
+        distinct = tuple(dict.fromkeys(names))
+        if len(distinct) < len(names):
+            repeated.append(f"line {line}: {cell!r}")
+        sets.append(distinct)
+    if repeated:
+        warnings.append(f"{len(repeated)} manifest row(s) name a label more than once (e.g. "
+                        f"{repeated[0]}); each label counts once per image")
+    return sets
 
 
 def _splits(table, manifest: Path, lines: np.ndarray) -> Optional[list[str]]:

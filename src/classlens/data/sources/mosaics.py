@@ -1,0 +1,117 @@
+"""Multi-label mosaics built from a single-label dataset: each image is a 2x2 grid of tiles, each
+tile one of the dataset's images or blank (black), and its labels are the distinct classes its
+tiles show (0 to 4 labels; an image of four blank tiles carries none).
+
+`digits_mosaics` (scikit-learn's digits: 8x8 tiles, 16x16 images, no download) is the embedded
+multi-label default; `fashion_mnist_mosaics` (Fashion-MNIST from the Keras cache: 28x28 tiles,
+56x56 images) a larger benchmark.
+
+No leakage between splits: the source images are first divided into train, val and test pools
+(stratified by class, seeded by `MOSAIC_SEED`), and each split's mosaics take their tiles from
+that split's pool only; the source is pre-split (`Catalog.splits`), so `data.val_fraction` and
+`data.test_fraction` set the pool sizes (the share of source images, not of mosaics). A source
+that comes with its own test split (Fashion-MNIST) keeps it as the test pool and takes val out
+of its train images. Each split has as many mosaics as its pool has images (every source image
+is a tile about three times on average): digits gives 1,797 mosaics, Fashion-MNIST 70,000
+(`data.max_per_class` caps them per rarest-label stratum, see `classlens.data.ingest`).
+
+The mosaics depend on `MOSAIC_SEED` and the two fractions only, never on the run's `seed`, so the
+data stays the same while experiments vary the seed. They are composed on demand, a chunk at a
+time: memory holds the source images and four tile indices per mosaic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from classlens.data.catalog import Catalog, SourceData
+
+MOSAIC_SEED = 17  # fixes pools, tiles and blanks; not the run's seed (the data must not change)
+BLANK_PROBABILITY = 0.25  # chance that a tile is left blank
+GRID = 2  # tiles per side
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Mosaics:
+    """Tile indices into the source images per mosaic ((N, GRID * GRID), -1 = blank, row-major),
+    the split of each mosaic, and its multi-hot labels (uint8 (N, K))."""
+
+    tiles: np.ndarray
+    splits: list[str]
+    labels: np.ndarray
+
+
+def split_pools(targets: np.ndarray, source_splits: Optional[Sequence[str]], *,
+                val_fraction: float, test_fraction: float,
+                seed: int = MOSAIC_SEED) -> dict[str, np.ndarray]:
+    """Source image indices per split, sorted: the source's own test split kept (else
+    `test_fraction` of the images), val `val_fraction` of the rest (of all the images, when the
+    source is not split), each cut stratified by class and seeded."""
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(targets))
+    if source_splits is not None and "test" in source_splits:
+        given = np.asarray(source_splits)
+        rest, test = indices[given != "test"], indices[given == "test"]
+        val_share = val_fraction
+    else:
+        rest, test = train_test_split(indices, test_size=test_fraction, stratify=targets,
+                                      random_state=seed)
+        val_share = val_fraction / (1.0 - test_fraction)
+    train, val = train_test_split(rest, test_size=val_share, stratify=targets[rest],
+                                  random_state=seed)
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+def plan_mosaics(targets: np.ndarray, pools: dict[str, np.ndarray], num_classes: int, *,
+                 seed: int = MOSAIC_SEED, blank: float = BLANK_PROBABILITY) -> Mosaics:
+    """As many mosaics per split as its pool has images, each tile drawn (with replacement)
+    from that pool or left blank with probability `blank`; labels from the tiles' classes."""
+    rng = np.random.default_rng(seed)
+    tiles, splits = [], []
+    for split in SPLITS:
+        pool = pools[split]
+        drawn = rng.choice(pool, size=(len(pool), GRID * GRID)) if len(pool) else \
+            np.zeros((0, GRID * GRID), dtype=np.int64)
+        drawn[rng.random(drawn.shape) < blank] = -1
+        tiles.append(drawn.astype(np.int64))
+        splits += [split] * len(pool)
+    tiles = np.concatenate(tiles)
+    labels = np.zeros((len(tiles), num_classes), dtype=np.uint8)
+    rows, slots = np.nonzero(tiles >= 0)
+    labels[rows, targets[tiles[rows, slots]]] = 1
+    return Mosaics(tiles=tiles, splits=splits, labels=labels)
+
+
+def compose(images: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+    """One mosaic (GRID*H, GRID*W, C) from source `images` (N, H, W, C) and its tile indices."""
+    _, h, w, c = images.shape
+    mosaic = np.zeros((GRID * h, GRID * w, c), dtype=images.dtype)
+    for slot, index in enumerate(tiles):
+        if index >= 0:
+            row, col = divmod(slot, GRID)
+            mosaic[row * h:(row + 1) * h, col * w:(col + 1) * w] = images[index]
+    return mosaic
+
+
+def mosaic_catalog(source: SourceData, name: str, *, val_fraction: float,
+                   test_fraction: float) -> Catalog:
+    """The mosaics of a single-label in-memory `source` as a pre-split multi-label catalog with
+    ids `<name>:<i>` (train mosaics first, then val, then test)."""
+    targets = np.asarray(source.labels, dtype=np.int64)
+    pools = split_pools(targets, source.splits, val_fraction=val_fraction,
+                        test_fraction=test_fraction)
+    plan = plan_mosaics(targets, pools, len(source.class_names))
+    images = source.images
+
+    def read(indices: np.ndarray) -> Iterator[np.ndarray]:
+        for i in indices:
+            yield compose(images, plan.tiles[i])
+
+    return Catalog(ids=[f"{name}:{i}" for i in range(len(plan.tiles))],
+                   paths=[""] * len(plan.tiles), labels=plan.labels,
+                   class_names=list(source.class_names), splits=plan.splits, read=read)
