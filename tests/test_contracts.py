@@ -28,8 +28,9 @@ SPLITS = {"train", "val", "test"}
 def assert_catalog_contract(catalog: Catalog, *, size: int | None = None,
                             classes: int | None = None) -> None:
     """What the prepare stage relies on from any source: one id, path and int64 label per image
-    (ids unique, labels indexing `class_names`), source splits absent or named by SPLITS, and
-    `read` yielding, in order, a readable file or a uint8 image array per index asked."""
+    (ids unique, labels indexing `class_names`; multi-label: a uint8 0/1 row of one column per
+    class), source splits absent or named by SPLITS, and `read` yielding, in order, a readable
+    file or a uint8 image array per index asked."""
     assert isinstance(catalog, Catalog)
     n = len(catalog)
     assert n > 0 and len(catalog.paths) == n and len(catalog.labels) == n
@@ -38,11 +39,18 @@ def assert_catalog_contract(catalog: Catalog, *, size: int | None = None,
     assert all(isinstance(i, str) and i for i in catalog.ids) and len(set(catalog.ids)) == n
     assert all(isinstance(p, str) for p in catalog.paths)
     labels = np.asarray(catalog.labels)
-    assert labels.dtype == np.int64 and labels.min() >= 0
-    assert labels.max() < len(catalog.class_names)
+    assert catalog.multilabel == (labels.ndim == 2)
+    if catalog.multilabel:
+        assert labels.dtype == np.uint8 and labels.shape == (n, len(catalog.class_names))
+        assert set(np.unique(labels)) <= {0, 1}
+        present = np.flatnonzero(labels.any(axis=0))
+    else:
+        assert labels.dtype == np.int64 and labels.min() >= 0
+        assert labels.max() < len(catalog.class_names)
+        present = np.unique(labels)
     assert len(catalog.class_names) >= 2 and all(isinstance(c, str) for c in catalog.class_names)
     if classes is not None:
-        assert len(catalog.class_names) == classes and len(np.unique(labels)) == classes
+        assert len(catalog.class_names) == classes and len(present) == classes
     if catalog.splits is not None:
         assert len(catalog.splits) == n and set(catalog.splits) <= SPLITS
     picks = np.unique(np.linspace(0, n - 1, 5).astype(int))
@@ -91,13 +99,18 @@ def _idx_source(tmp_path: Path):
     return _data_config("data=idx", f"data.root={root}"), 50, 10
 
 
+def _digits_mosaics_source(tmp_path: Path):
+    return _data_config("data=digits_mosaics"), 1797, 10
+
+
 BUILT = {"digits": _digits_source, "folder": _folder_source, "csv": _csv_source,
-         "idx": _idx_source}
+         "idx": _idx_source, "digits_mosaics": _digits_mosaics_source}
 # Keras' own datasets: downloaded into `$KERAS_HOME/datasets` (what Keras 3 keeps there)
 KERAS_CACHE = {"mnist": "mnist.npz",
                "fashion_mnist": "fashion-mnist/t10k-labels-idx1-ubyte.gz",
                "cifar10": "cifar-10-batches-py-target",
-               "cifar100": "cifar-100-python-target"}
+               "cifar100": "cifar-100-python-target",
+               "fashion_mnist_mosaics": "fashion-mnist/t10k-labels-idx1-ubyte.gz"}
 SHARED_KERAS_HOME = Path(os.environ.get("CLASSLENS_DATASETS",
                                         REPO.parent / "shared" / "datasets")) / "keras-home"
 
