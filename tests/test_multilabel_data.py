@@ -95,6 +95,17 @@ def test_bad_label_sets_are_one_line_errors_and_nothing_is_written(
     assert not (project / paths.PREPARED_DIR).exists()
 
 
+def test_a_folder_of_two_class_folders_is_already_binary_single_label_data(tmp_path):
+    from classlens.data.sources.folder import list_folder
+
+    written = make_folder(tmp_path / "two", classes=(3, 8), per_class=5, formats=("png-L",))
+    catalog = list_folder(tmp_path / "two")
+    assert not catalog.multilabel and catalog.class_names == ["digit3", "digit8"]
+    assert catalog.labels.dtype == np.int64
+    assert dict(zip(catalog.ids, catalog.labels.tolist())) == {
+        path: [3, 8].index(label) for path, label in written.items()}
+
+
 # ---------------------------------------------------------------- digit mosaics
 
 @pytest.fixture(scope="module")

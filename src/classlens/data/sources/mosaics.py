@@ -15,6 +15,9 @@ of its train images. Each split has as many mosaics as its pool has images (ever
 is a tile about three times on average): digits gives 1,797 mosaics, Fashion-MNIST 70,000
 (`data.max_per_class` caps them per rarest-label stratum, see `classlens.data.ingest`).
 
+An image without a label is four blank tiles, all black, the same in every split: prepare's
+duplicate check lists those (about 1 in 256 mosaics) as identical images in two splits, rightly.
+
 The mosaics depend on `MOSAIC_SEED` and the two fractions only, never on the run's `seed`, so the
 data stays the same while experiments vary the seed. They are composed on demand, a chunk at a
 time: memory holds the source images and four tile indices per mosaic.
