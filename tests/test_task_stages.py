@@ -104,3 +104,68 @@ def yaml_params(project: Path) -> dict:
     import yaml
 
     return yaml.safe_load((project / "params.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def multilabel_project(tmp_path_factory) -> Path:
+    """The embedded multi-label default (digit mosaics), task=multilabel, through evaluate."""
+    project = copy_project(tmp_path_factory.mktemp("multilabel") / "project")
+    _run_stages(project, ["task=multilabel", "data=digits_mosaics"],
+                ["check", "prepare", "train", "predict", "evaluate"])
+    return project
+
+
+def _multilabel_predictions(project: Path):
+    from classlens.data.prepared import load_classes, load_split
+
+    classes = load_classes(project / paths.PREPARED_DIR)
+    y_true = np.asarray(load_split("test", project / paths.PREPARED_DIR).labels)
+    probabilities = np.load(project / paths.PROBABILITIES)
+    record = json.loads((project / paths.PREPROCESSING).read_text())
+    thresholds = np.asarray(record["thresholds"]["values"])
+    return classes, y_true, probabilities, thresholds, probabilities >= thresholds[None, :]
+
+
+def test_multilabel_metrics_match_scikit_learn_on_the_saved_predictions(multilabel_project):
+    from sklearn import metrics as skm
+
+    classes, y_true, p, thresholds, y_pred = _multilabel_predictions(multilabel_project)
+    assert y_true.ndim == 2 and y_true.shape == p.shape and len(thresholds) == len(classes)
+    assert (~y_true.any(axis=1)).any(), "the default has images without any label"
+    found = json.loads((multilabel_project / paths.ALL_METRICS).read_text())
+    assert found["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
+    assert found["hamming_loss"] == pytest.approx(skm.hamming_loss(y_true, y_pred))
+    for avg in ("micro", "macro", "weighted", "samples"):
+        assert found[f"{avg}_avg"]["f1"] == pytest.approx(
+            skm.f1_score(y_true, y_pred, average=avg, zero_division=0)), avg
+    per_label = skm.f1_score(y_true, y_pred, average=None, zero_division=0)
+    for c, name in enumerate(classes):
+        values = found["per_class"][name]
+        if y_true[:, c].any():
+            assert values["average_precision"] == pytest.approx(
+                skm.average_precision_score(y_true[:, c], p[:, c]))
+            assert values["f1"] == pytest.approx(per_label[c]), name
+        assert values["threshold"] == pytest.approx(thresholds[c])
+    headline = json.loads((multilabel_project / paths.METRICS).read_text())
+    assert list(headline) == ["accuracy", "f1_macro", "f1_weakest", "map", "ece", "n_samples"]
+    assert headline["n_samples"] == len(y_true)
+
+
+def test_multilabel_table_and_confusion_files_agree(multilabel_project):
+    classes, y_true, p, thresholds, y_pred = _multilabel_predictions(multilabel_project)
+    table = pd.read_csv(multilabel_project / paths.PREDICTIONS, keep_default_na=False)
+    assert table["correct"].tolist() == (y_true == y_pred).all(axis=1).tolist()
+    assert table["n_true"].tolist() == y_true.sum(axis=1).tolist()
+    confusion = json.loads((multilabel_project / paths.CONFUSION_MATRIX).read_text())
+    counts = np.asarray(confusion["counts"])
+    for a in range(len(classes)):
+        carriers = y_true[:, a]
+        assert counts[a, a] == (carriers & y_pred[:, a]).sum()
+        for b in range(len(classes)):
+            if a != b:
+                assert counts[a, b] == (carriers & y_pred[:, b] & ~y_true[:, b]).sum()
+    records = pd.read_csv(multilabel_project / paths.CONFUSION_RECORDS, keep_default_na=False)
+    assert len(records) == y_true.sum() + (y_pred & ~y_true).sum()
+    assert (records["predicted"] == "(missed)").sum() == (y_true & ~y_pred).sum()
+    for figure in ("confusion_normalized.png", "reliability.png", "per_class_f1.png"):
+        assert (multilabel_project / paths.EVAL_FIGURES / figure).stat().st_size > 5_000

@@ -25,7 +25,8 @@ class ClassCurves:
 
 def one_vs_rest(y_true, probabilities, class_names):
     """Per class: (ROC AUC, reason if None), (average precision, reason), and the curves of
-    the classes whose curves are defined."""
+    the classes whose curves are defined. `y_true` is (N,) class indices, or (N, C) 0/1 (a
+    multi-label split: each label against its absence)."""
     from sklearn.metrics import (
         average_precision_score,
         precision_recall_curve,
@@ -36,7 +37,7 @@ def one_vs_rest(y_true, probabilities, class_names):
     auc, ap, curves = [], [], {}
     n = len(y_true)
     for c, name in enumerate(class_names):
-        positive = y_true == c
+        positive = y_true[:, c].astype(bool) if np.ndim(y_true) == 2 else y_true == c
         score = probabilities[:, c]
         n_pos = int(positive.sum())
         if n_pos == 0:

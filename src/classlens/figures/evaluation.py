@@ -95,33 +95,39 @@ def class_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], scores: dict[
     return fig
 
 
-def reliability_diagram(before, after, *, temperature: float) -> plt.Figure:
+def reliability_diagram(before, after=None, *, temperature: Optional[float] = None,
+                        confidence: str = "top-1 confidence",
+                        outcome: str = "accuracy") -> plt.Figure:
     """Accuracy vs confidence per bin (bars; the diagonal is perfect calibration) before and
     after temperature scaling, with the confidence histogram under each.
 
     Args:
-        before, after: `calibration.ReliabilityBins` (equal-width) of the test predictions.
+        before, after: `calibration.ReliabilityBins` (equal-width) of the test predictions;
+            without `after`, one panel (multi-label: every label's probability pooled, with
+            `confidence` and `outcome` naming the axes).
     """
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6.5), sharex=True,
-                             gridspec_kw={"height_ratios": [3, 1]})
-    for col, (bins, label) in enumerate(((before, "as predicted"),
-                                         (after, f"temperature T = {temperature:.2f}"))):
+    panels = [(before, "as predicted")]
+    if after is not None:
+        panels.append((after, f"temperature T = {temperature:.2f}"))
+    fig, axes = plt.subplots(2, len(panels), figsize=(5 * len(panels), 6.5), sharex=True,
+                             gridspec_kw={"height_ratios": [3, 1]}, squeeze=False)
+    for col, (bins, label) in enumerate(panels):
         top, bottom = axes[0, col], axes[1, col]
         left = bins.edges[:-1]
         width = np.diff(bins.edges)
         filled = bins.counts > 0
         top.bar(left[filled], bins.accuracy[filled], width=width[filled], align="edge",
-                color="tab:blue", edgecolor="white", label="accuracy")
+                color="tab:blue", edgecolor="white", label=outcome)
         top.bar(left[filled], (bins.mean_confidence - bins.accuracy)[filled],
                 bottom=bins.accuracy[filled], width=width[filled], align="edge", fill=False,
                 hatch="///", edgecolor="tab:red", lw=0.8, label="gap to mean confidence")
         top.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1)
-        top.set(ylim=(0, 1), ylabel="accuracy",
+        top.set(ylim=(0, 1), ylabel=outcome,
                 title=f"{label}: ECE {bins.expected_error():.3f}, MCE {bins.max_error():.3f}")
         top.legend(loc="upper left", fontsize=8)
         top.grid(alpha=0.3)
         bottom.bar(left, bins.counts, width=width, align="edge", color="0.55", edgecolor="white")
-        bottom.set(xlim=(0, 1), xlabel="top-1 confidence", ylabel="images")
+        bottom.set(xlim=(0, 1), xlabel=confidence, ylabel="images")
         bottom.set_yscale("symlog")
     fig.tight_layout()
     return fig

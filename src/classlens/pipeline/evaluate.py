@@ -28,8 +28,12 @@ from classlens.tracking.runs import stage_run
 def run(cfg: Config) -> None:
     import pandas as pd
 
-    classes = load_classes()
     table = read_predictions(paths.PREDICTIONS)
+    if "true_labels" in table.columns:  # a multi-label run's table (label sets)
+        from classlens.pipeline import evaluate_multilabel
+
+        return evaluate_multilabel.run(cfg, table)
+    classes = load_classes()
     probabilities = read_array(paths.PROBABILITIES, shape=(len(table), len(classes)))
     val_probabilities = read_array(paths.VAL_PROBABILITIES, shape=(None, len(classes)))
     val_labels = read_array(paths.VAL_LABELS, shape=(len(val_probabilities),))

@@ -14,7 +14,11 @@ from typing import Any, Mapping, Optional
 
 from classlens.naming import dotted, metric_keys
 
-_TOP_LEVEL = ("accuracy", "balanced_accuracy", "log_loss", "cohen_kappa", "roc_auc_ovr_macro")
+_TOP_LEVEL = ("accuracy", "balanced_accuracy", "log_loss", "cohen_kappa", "roc_auc_ovr_macro",
+              # multi-label (classlens.evaluation.multilabel)
+              "hamming_loss", "mean_average_precision", "micro_average_precision",
+              "label_cardinality_true", "label_cardinality_predicted",
+              "no_true_label_fraction", "no_predicted_label_fraction")
 _TOP_K = re.compile(r"top_\d+_accuracy")
 
 
@@ -36,8 +40,8 @@ def classification_metrics(metrics: Mapping[str, Any]) -> dict[str, Optional[flo
                                         if k in _TOP_LEVEL or _TOP_K.fullmatch(k)}
     if metrics.get("n_samples") is not None:
         flat["n_samples"] = metrics["n_samples"]
-    for average in ("macro", "weighted", "micro"):
-        for metric, value in metrics[f"{average}_avg"].items():
+    for average in ("macro", "weighted", "micro", "samples"):  # samples: multi-label only
+        for metric, value in (metrics.get(f"{average}_avg") or {}).items():
             flat[f"{metric}_{average}"] = value
     keys = metric_keys(metrics["per_class"])
     for name, values in metrics["per_class"].items():
@@ -48,8 +52,10 @@ def classification_metrics(metrics: Mapping[str, Any]) -> dict[str, Optional[flo
             flat.update(_interval_names(path, interval["low"], interval["high"], keys))
     if metrics.get("calibration") is not None:
         cal = metrics["calibration"]
-        scaled = cal["temperature"]
-        flat.update({"ece": cal["ece"], "mce": cal["mce"], "adaptive_ece": cal["adaptive_ece"],
+        flat["ece"] = cal["ece"]
+        scaled = cal.get("temperature")  # multi-label: the labels' mean ECE alone
+    if metrics.get("calibration") is not None and scaled is not None:
+        flat.update({"mce": cal["mce"], "adaptive_ece": cal["adaptive_ece"],
                      "nll": cal["nll"], "temperature": scaled["value"],
                      "ece_scaled": scaled["ece"], "mce_scaled": scaled["mce"],
                      "adaptive_ece_scaled": scaled["adaptive_ece"],
