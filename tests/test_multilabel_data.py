@@ -24,7 +24,7 @@ from classlens.data.sources import (class_names_before_prepare, load_catalog,
                                     multilabel_before_prepare)
 from classlens.data.sources.csv_manifest import read_manifest
 from classlens.data.sources.digits import load_digits
-from classlens.data.sources.mosaics import mosaic_catalog
+from classlens.data.sources.mosaics import BLANK_NOISE, mosaic_catalog
 from classlens.data.split import assign_splits, stratified_split
 from classlens.errors import InputError
 from classlens.pipeline import prepare
@@ -120,9 +120,15 @@ def _tiles(images: np.ndarray) -> np.ndarray:
     found by matching the pixels against scikit-learn's own images."""
     source, _ = digits()
     index = {image.tobytes(): i for i, image in enumerate(source)}
-    index[np.zeros((8, 8, 1), np.uint8).tobytes()] = -1
-    return np.array([[index[image[r:r + 8, c:c + 8].tobytes()]
-                      for r in (0, 8) for c in (0, 8)] for image in images])
+
+    def tile(pixels: np.ndarray) -> int:
+        if pixels.tobytes() in index:
+            return index[pixels.tobytes()]
+        assert pixels.max() < BLANK_NOISE, "a tile neither a digit image nor blank noise"
+        return -1
+
+    return np.array([[tile(image[r:r + 8, c:c + 8]) for r in (0, 8) for c in (0, 8)]
+                     for image in images])
 
 
 def test_digits_mosaics_are_deterministic_and_independent_of_the_run(mosaics):
@@ -146,7 +152,18 @@ def test_mosaic_labels_are_the_distinct_digits_of_their_tiles(mosaics):
     np.testing.assert_array_equal(catalog.labels, expected)
     per_image = catalog.labels.sum(axis=1)
     assert set(per_image) == {0, 1, 2, 3, 4}  # some with no label, some with four
-    assert 0.2 < (tiles == -1).mean() < 0.3  # blank with probability 0.25
+    # blank: a whole mosaic with probability 0.05, else a tile with probability 0.25
+    assert 0.25 < (tiles == -1).mean() < 0.33
+
+
+def test_mosaics_without_labels_are_in_every_split_and_never_identical(mosaics):
+    catalog, images = mosaics
+    splits = np.asarray(catalog.splits)
+    empty = ~catalog.labels.any(axis=1)
+    for split in ("train", "val", "test"):
+        assert empty[splits == split].mean() > 0.03, split
+    flat = images.reshape(len(images), -1)
+    assert len(np.unique(flat, axis=0)) == len(images)  # no two mosaics alike (blank noise)
 
 
 def test_no_tile_image_is_shared_between_splits(mosaics):
@@ -329,12 +346,13 @@ print(len(catalog), (splits == "test").sum(), (splits == "val").sum())
 train_tiles = {x.tobytes() for x in x_train}
 test_tiles = {x.tobytes(): y for x, y in zip(x_test, y_test)}
 picks = np.flatnonzero(splits == "test")[::50]
-blank = np.zeros((28, 28), np.uint8).tobytes()
 for i, image in zip(picks, catalog.read(picks)):
-    tiles = [image[r:r + 28, c:c + 28, 0].tobytes() for r in (0, 28) for c in (0, 28)]
-    shown = {test_tiles[t] for t in tiles if t != blank}  # KeyError: not a test image
+    tiles = [image[r:r + 28, c:c + 28, 0] for r in (0, 28) for c in (0, 28)]
+    # a tile is a test image, or blank (faint noise); never a train image
+    assert all(t.tobytes() in test_tiles or t.max() < 48 for t in tiles), i
+    shown = {test_tiles[t.tobytes()] for t in tiles if t.tobytes() in test_tiles}
     assert set(np.flatnonzero(catalog.labels[i])) == shown, i
-    assert not any(t in train_tiles for t in tiles if t != blank), i
+    assert not any(t.tobytes() in train_tiles for t in tiles), i
 print("checked", len(picks), image.shape)
 """
     out = run([sys.executable, "-c", code], cwd=REPO,

@@ -1,6 +1,6 @@
 """Multi-label mosaics built from a single-label dataset: each image is a 2x2 grid of tiles, each
-tile one of the dataset's images or blank (black), and its labels are the distinct classes its
-tiles show (0 to 4 labels; an image of four blank tiles carries none).
+tile one of the dataset's images or blank (faint seeded noise, no object), and its labels are
+the distinct classes its tiles show (0 to 4 labels; an image of four blank tiles carries none).
 
 `digits_mosaics` (scikit-learn's digits: 8x8 tiles, 16x16 images, no download) is the embedded
 multi-label default; `fashion_mnist_mosaics` (Fashion-MNIST from the Keras cache: 28x28 tiles,
@@ -15,8 +15,10 @@ of its train images. Each split has as many mosaics as its pool has images (ever
 is a tile about three times on average): digits gives 1,797 mosaics, Fashion-MNIST 70,000
 (`data.max_per_class` caps them per rarest-label stratum, see `classlens.data.ingest`).
 
-An image without a label is four blank tiles, all black, the same in every split: prepare's
-duplicate check lists those (about 1 in 256 mosaics) as identical images in two splits, rightly.
+An image without a label is four blank tiles: `EMPTY_PROBABILITY` of the mosaics are left empty
+(so every split has some; tile blanks alone would give about 1 in 256). A blank tile is faint
+noise seeded by the mosaic's index, not black: black tiles would make every empty mosaic
+identical, the same image in every split (prepare's duplicate check would rightly flag them).
 
 The mosaics depend on `MOSAIC_SEED` and the two fractions only, never on the run's `seed`, so the
 data stays the same while experiments vary the seed. They are composed on demand, a chunk at a
@@ -34,6 +36,8 @@ from classlens.data.catalog import Catalog, SourceData
 
 MOSAIC_SEED = 17  # fixes pools, tiles and blanks; not the run's seed (the data must not change)
 BLANK_PROBABILITY = 0.25  # chance that a tile is left blank
+EMPTY_PROBABILITY = 0.05  # chance that a whole mosaic is left blank (an image without a label)
+BLANK_NOISE = 48  # a blank tile's pixels are uniform in [0, BLANK_NOISE) of 255: no object
 GRID = 2  # tiles per side
 SPLITS = ("train", "val", "test")
 
@@ -71,9 +75,11 @@ def split_pools(targets: np.ndarray, source_splits: Optional[Sequence[str]], *,
 
 
 def plan_mosaics(targets: np.ndarray, pools: dict[str, np.ndarray], num_classes: int, *,
-                 seed: int = MOSAIC_SEED, blank: float = BLANK_PROBABILITY) -> Mosaics:
+                 seed: int = MOSAIC_SEED, blank: float = BLANK_PROBABILITY,
+                 empty: float = EMPTY_PROBABILITY) -> Mosaics:
     """As many mosaics per split as its pool has images, each tile drawn (with replacement)
-    from that pool or left blank with probability `blank`; labels from the tiles' classes."""
+    from that pool or left blank with probability `blank`, and a whole mosaic left blank with
+    probability `empty`; labels from the tiles' classes."""
     rng = np.random.default_rng(seed)
     tiles, splits = [], []
     for split in SPLITS:
@@ -81,6 +87,7 @@ def plan_mosaics(targets: np.ndarray, pools: dict[str, np.ndarray], num_classes:
         drawn = rng.choice(pool, size=(len(pool), GRID * GRID)) if len(pool) else \
             np.zeros((0, GRID * GRID), dtype=np.int64)
         drawn[rng.random(drawn.shape) < blank] = -1
+        drawn[rng.random(len(drawn)) < empty] = -1
         tiles.append(drawn.astype(np.int64))
         splits += [split] * len(pool)
     tiles = np.concatenate(tiles)
@@ -90,10 +97,12 @@ def plan_mosaics(targets: np.ndarray, pools: dict[str, np.ndarray], num_classes:
     return Mosaics(tiles=tiles, splits=splits, labels=labels)
 
 
-def compose(images: np.ndarray, tiles: np.ndarray) -> np.ndarray:
-    """One mosaic (GRID*H, GRID*W, C) from source `images` (N, H, W, C) and its tile indices."""
+def compose(images: np.ndarray, tiles: np.ndarray, *, index: int = 0) -> np.ndarray:
+    """One mosaic (GRID*H, GRID*W, C) from source `images` (N, H, W, C) and its tile indices;
+    blank tiles are faint noise seeded by (MOSAIC_SEED, `index`), the mosaic's number."""
     _, h, w, c = images.shape
-    mosaic = np.zeros((GRID * h, GRID * w, c), dtype=images.dtype)
+    noise = np.random.default_rng([MOSAIC_SEED, index])
+    mosaic = noise.integers(0, BLANK_NOISE, (GRID * h, GRID * w, c)).astype(images.dtype)
     for slot, index in enumerate(tiles):
         if index >= 0:
             row, col = divmod(slot, GRID)
@@ -113,7 +122,7 @@ def mosaic_catalog(source: SourceData, name: str, *, val_fraction: float,
 
     def read(indices: np.ndarray) -> Iterator[np.ndarray]:
         for i in indices:
-            yield compose(images, plan.tiles[i])
+            yield compose(images, plan.tiles[i], index=int(i))
 
     return Catalog(ids=[f"{name}:{i}" for i in range(len(plan.tiles))],
                    paths=[""] * len(plan.tiles), labels=plan.labels,
