@@ -173,9 +173,15 @@ def aligned_confusions(a: Mapping[str, Any], b: Mapping[str, Any]
     order = list((a.get("order") or {}).get("classes") or names_a)
     index_a = [names_a.index(n) for n in order]
     index_b = [names_b.index(n) for n in order]
-    matrix_a = np.asarray(a["row_normalized"], dtype=float)[np.ix_(index_a, index_a)]
-    matrix_b = np.asarray(b["row_normalized"], dtype=float)[np.ix_(index_b, index_b)]
+    matrix_a, matrix_b = (_rows(m["row_normalized"], len(names_a))[np.ix_(index, index)]
+                          for m, index in ((a, index_a), (b, index_b)))
     return order, matrix_a, matrix_b
+
+
+def _rows(rows, n: int) -> np.ndarray:
+    """A row-normalised matrix as floats; a null row (a multi-label run's label absent from the
+    test split) reads as zeros."""
+    return np.asarray([[0.0] * n if row is None else row for row in rows], dtype=float)
 
 
 def confusion_movers(classes: Sequence[str], a: np.ndarray, b: np.ndarray, *, top: int = 10):

@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from classlens.atomic import write_text
 from classlens.errors import InputError
+from classlens.evaluation import compare_multilabel as label_sets
 from classlens.evaluation import results
 from classlens.evaluation.compare import (HeadlineRow, PairedChange, aligned_confusions,
                                           confusion_movers, f1_movers, headline,
@@ -113,17 +114,33 @@ def compare_runs(ref_a: str, ref_b: str, *, tracking_cfg: TrackingConfig, top: i
             tables.append(read_predictions(download_artifact(
                 run_id, PREDICTIONS_ARTIFACT, Path(tmp) / sub)))
     a, b = sides
+    multilabel = ["true_labels" in t.columns for t in tables]
+    if multilabel[0] != multilabel[1]:
+        raise InputError(f"compare {ref_a} {ref_b}: one run is multi-label and the other is not; "
+                         "compare runs of the same task")
+    boot = a.metrics.bootstrap or b.metrics.bootstrap
+    resampling = dict(resamples=(boot.resamples if boot and boot.resamples else 1000),
+                      seed=(boot.seed if boot and boot.seed is not None else 0),
+                      level=(boot.level if boot and boot.level else 0.95))
+    notes = []
     try:
-        joined = joined_predictions(*tables)
+        joined = (label_sets.joined_label_sets if multilabel[0] else joined_predictions)(*tables)
     except ValueError as err:
         raise InputError(f"compare {ref_a} {ref_b}: {err}") from None
-    right_to_wrong, wrong_to_right = flips(joined)
-    boot = a.metrics.bootstrap or b.metrics.bootstrap
-    paired = paired_change(joined["true_label"].astype(str), joined["pred_label_A"].astype(str),
-                           joined["pred_label_B"].astype(str), list(a.metrics.per_class),
-                           resamples=(boot.resamples if boot and boot.resamples else 1000),
-                           seed=(boot.seed if boot and boot.seed is not None else 0),
-                           level=(boot.level if boot and boot.level else 0.95))
+    if multilabel[0]:  # a flip is a changed label set (labels gained and lost)
+        right_to_wrong, wrong_to_right, still_wrong = label_sets.label_set_flips(joined)
+        classes = list(a.metrics.per_class)
+        truth, pred_a, pred_b = (label_sets.label_sets(joined[c], classes) for c in
+                                 ("true_labels", "pred_labels_A", "pred_labels_B"))
+        paired = label_sets.paired_change(truth, pred_a, pred_b, **resampling)
+        notes.append(f"{len(still_wrong)} more image(s) changed their predicted label set but "
+                     "were not exactly right in either run (accuracy is exact match)")
+    else:
+        right_to_wrong, wrong_to_right = flips(joined)
+        paired = paired_change(joined["true_label"].astype(str),
+                               joined["pred_label_A"].astype(str),
+                               joined["pred_label_B"].astype(str), list(a.metrics.per_class),
+                               **resampling)
     comparison = Comparison(
         a=a, b=b, headline=headline(a.metrics, b.metrics, paired), paired=paired,
         params=params_diff(a.params, b.params),
@@ -131,7 +148,7 @@ def compare_runs(ref_a: str, ref_b: str, *, tracking_cfg: TrackingConfig, top: i
         confusion_classes=[], confusion_pngs=(), confusion_movers=None,
         right_to_wrong=right_to_wrong, wrong_to_right=wrong_to_right, gallery_png=None,
         metrics=metrics_side_by_side({**a.metrics.flat(), **a.training},
-                                     {**b.metrics.flat(), **b.training}))
+                                     {**b.metrics.flat(), **b.training}), notes=notes)
     _add_confusions(comparison, top)
     comparison.gallery_png, comparison.gallery_note = _flip_gallery(
         right_to_wrong, wrong_to_right, a.tags, b.tags, gallery_size)
@@ -211,9 +228,19 @@ def _flip_gallery(right_to_wrong, wrong_to_right, tags_a, tags_b, size):
     shown = (list(right_to_wrong.head(n_r2w).itertuples())
              + list(wrong_to_right.head(size - n_r2w).itertuples()))
     images = load_split("test").images[[row.position for row in shown]]
-    titles = [f"{'R→W' if i < n_r2w else 'W→R'} true {r.true_label}\n"
-              f"A {r.pred_label_A} → B {r.pred_label_B}" for i, r in enumerate(shown)]
+    multilabel = "true_labels" in right_to_wrong.columns  # label sets: "" is no label
+    titles = [f"{'R→W' if i < n_r2w else 'W→R'} true {_shown(r, 'true_label', multilabel)}\n"
+              f"A {_shown(r, 'pred_label_A', multilabel)} → "
+              f"B {_shown(r, 'pred_label_B', multilabel)}" for i, r in enumerate(shown)]
     return _png(figures.image_grid(images, titles, suptitle="Prediction flips A → B")), ""
+
+
+def _shown(row, column: str, multilabel: bool) -> str:
+    """A flip's label (multi-label: its label set, `-` for none) for a gallery title."""
+    if not multilabel:
+        return str(getattr(row, column))
+    value = str(getattr(row, column.replace("label", "labels")))
+    return value or "-"
 
 
 def _png(fig) -> bytes:
