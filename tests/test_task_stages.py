@@ -169,3 +169,20 @@ def test_multilabel_table_and_confusion_files_agree(multilabel_project):
     assert (records["predicted"] == "(missed)").sum() == (y_true & ~y_pred).sum()
     for figure in ("confusion_normalized.png", "reliability.png", "per_class_f1.png"):
         assert (multilabel_project / paths.EVAL_FIGURES / figure).stat().st_size > 5_000
+
+
+def test_model_cards_say_how_the_model_ends_and_which_thresholds_decide(binary_project,
+                                                                         multilabel_project):
+    binary = (binary_project / paths.MODEL_CARD).read_text()
+    assert "one sigmoid, the probability of `digit1`" in binary
+    assert "## Decision thresholds" in binary and "| digit1 |" in binary
+    assert "best F1 on the validation split" in binary
+    card = (multilabel_project / paths.MODEL_CARD).read_text()
+    assert "one sigmoid per label (10 labels" in card
+    section = card.split("## Decision thresholds")[1].split("##")[0]
+    rows = [line for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| label")]
+    record = json.loads((multilabel_project / paths.PREPROCESSING).read_text())
+    assert [float(row.split("|")[2]) for row in rows] == pytest.approx(
+        record["thresholds"]["values"], abs=1e-4)
+    assert "Without any label: train" in card

@@ -94,7 +94,9 @@ def write_prepared(
         "num_classes": len(class_names),
         "counts": class_counts(labels, split_indices, class_names),
         # only for multi-label data: single-label fingerprints stay as they were
-        **({"multilabel": True, "no_label": no_label_counts(labels, split_indices)}
+        # (counts add up to label occurrences there, so the images per split are given too)
+        **({"multilabel": True, "no_label": no_label_counts(labels, split_indices),
+            "images": {s: int(len(split_indices[s])) for s in paths.SPLITS}}
            if multilabel else {}),
         **(extra or {}),
     }

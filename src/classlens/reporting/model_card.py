@@ -23,6 +23,7 @@ from classlens.evaluation import results
 from classlens.evaluation.results import MetricsLike
 from classlens.formatting import format_value
 from classlens.naming import markdown_code, markdown_text
+from classlens.reporting.card_task import ENDINGS, decision_section
 from classlens.reporting.model_summary import ModelSummary
 
 EVALUATION_BEGIN = "<!-- classlens:evaluation:begin -->"
@@ -59,8 +60,10 @@ def render_card(
             Keras model's name on `data_source`.
     """
     classes = list(preprocessing["class_names"])
+    task = preprocessing.get("task", "multiclass")
     counts = fingerprint.get("counts", {})
     splits = [s for s in ("train", "val", "test") if s in counts]
+    images = fingerprint.get("images") or {s: sum(counts[s].values()) for s in splits}
     total = summary.trainable_params + summary.frozen_params + summary.statistics_params
     lines = [
         f"# Model card: {markdown_text(title or f'{summary.name} on {data_source}')}",
@@ -72,7 +75,7 @@ def render_card(
         "## Model",
         "",
         f"- Architecture: {markdown_code(summary.name)}, {len(summary.layers)} top-level layers, "
-        f"ending in a softmax over {len(classes)} classes.",
+        f"ending in {ENDINGS[task](classes, preprocessing)}.",
         f"- Parameters: {total:,} in all — {summary.trainable_params:,} trainable, "
         f"{summary.frozen_params:,} frozen, {summary.statistics_params:,} non-trainable "
         "statistics (BatchNorm moving mean/variance).",
@@ -109,10 +112,12 @@ def render_card(
         f"- Source: {markdown_code(data_source)}; prepared images "
         f"{fingerprint.get('image_shape')}; "
         f"fingerprint (SHA-256) {markdown_code(fingerprint.get('digest', '?'))}.",
-        "- Images per split: " + ", ".join(
-            f"{s} {sum(counts[s].values()):,}" for s in splits) + ".",
+        "- Images per split: " + ", ".join(f"{s} {images[s]:,}" for s in splits) + "."
+        + (" Without any label: " + ", ".join(
+            f"{s} {fingerprint['no_label'].get(s, 0):,}" for s in splits) + "; the table "
+           "counts the images carrying each label." if "no_label" in fingerprint else ""),
         "",
-        "| class | " + " | ".join(splits) + " |",
+        f"| {'label' if task == 'multilabel' else 'class'} | " + " | ".join(splits) + " |",
         "|---|" + "---:|" * len(splits),
         *(f"| {markdown_text(name)} | "
           + " | ".join(str(counts[s].get(name, 0)) for s in splits) + " |"
@@ -122,6 +127,7 @@ def render_card(
         "",
         *(f"- {key.replace('_', ' ')}: {_compact(value)}" for key, value in training.items()),
         "",
+        *decision_section(preprocessing),
         "## Evaluation",
         "",
         EVALUATION_BEGIN,
@@ -131,7 +137,9 @@ def render_card(
         "",
         "## Intended use and limits",
         "",
-        f"Classifies images into the {len(classes)} classes above. It has only seen images like "
+        (f"Tags images with any of the {len(classes)} labels above (or none). "
+         if task == "multilabel" else
+         f"Classifies images into the {len(classes)} classes above. ") + "It has only seen images like "
         f"its {markdown_code(data_source)} training data; images of other kinds, sizes or colour "
         "conventions "
         "get confident-looking but meaningless answers, and the probabilities are not calibrated "
@@ -167,7 +175,14 @@ def evaluation_section(metrics: MetricsLike, *, confusion: Optional[dict[str, An
                        weak_classes: int = WEAK_CLASSES) -> str:
     """Headline metrics (with intervals when present) and the weakest classes, as Markdown."""
     metrics = results.Metrics.of(metrics)
-    rows = [("accuracy", metrics.accuracy, "accuracy")]
+    rows = [("exact match (accuracy)" if metrics.multilabel else "accuracy", metrics.accuracy,
+             "accuracy")]
+    if metrics.multilabel:
+        rows += [("mAP", metrics.headline.get("mean_average_precision"),
+                  "mean_average_precision"),
+                 ("Hamming loss", metrics.headline.get("hamming_loss"), "hamming_loss"),
+                 ("micro F1", metrics.average("micro_avg", "f1"), "micro_avg.f1"),
+                 ("samples F1", metrics.average("samples_avg", "f1"), "samples_avg.f1")]
     rows += [(k.replace("_accuracy", " accuracy").replace("_", "-"), v, k)
              for k, v in metrics.top_k()]
     for avg in ("macro_avg", "weighted_avg"):
