@@ -186,3 +186,22 @@ def test_model_cards_say_how_the_model_ends_and_which_thresholds_decide(binary_p
     assert [float(row.split("|")[2]) for row in rows] == pytest.approx(
         record["thresholds"]["values"], abs=1e-4)
     assert "Without any label: train" in card
+
+
+@pytest.mark.parametrize("overrides,needle", [
+    (["task=multiclass", "data=digits_mosaics"], "is multi-label"),
+    (["task=multilabel"], "needs multi-label data"),
+    (["task=binary"], "exactly 2 classes"),
+    (["task=binary", "data=folder", "data.root=.", "data.class_names=[ok,bad]",
+      "task.positive_class=good"], "task.positive_class"),
+])
+def test_a_task_that_does_not_fit_the_data_stops_in_check_with_one_line(tmp_path, overrides,
+                                                                         needle):
+    from tests.helpers import classlens_lines
+
+    project = copy_project(tmp_path / "project")
+    run([sys.executable, "-m", "classlens.cli", "params", *overrides], cwd=project)
+    proc = run([sys.executable, "stages/check.py"], cwd=project, check=False)
+    (line,) = classlens_lines(proc.stderr)
+    assert proc.returncode == 2 and needle in line and line.startswith("classlens check:"), line
+    assert not (project / paths.CHECKED).exists()

@@ -14,7 +14,11 @@ from __future__ import annotations
 from classlens import paths
 from classlens.atomic import write_json
 from classlens.config import Config
-from classlens.data.sources import check_location, class_names_before_prepare
+from classlens.data.sources import (check_location,
+                                    class_names_before_prepare, multilabel_before_prepare)
+from classlens.task import BINARY, check_fits_data
+
+LISTED_SOURCES = ("folder", "csv", "idx")  # their classes are known only by listing the files
 from classlens.tracking.store import use_store
 
 # The file's whole content (constant on purpose: see the module docstring).
@@ -24,12 +28,25 @@ CHECKED = {"checked_by": "stages/check.py",
 
 
 def run(cfg: Config) -> None:
-    done = ["params", check_location(cfg.data)]
+    done = ["params", check_location(cfg.data), _check_task(cfg)]
     if cfg.model.architecture == "file":
         done.append(_check_model_file(cfg))
     done.append(f"tracking store {use_store(cfg.tracking.uri)}")
     write_json(paths.CHECKED, CHECKED)
     print("check: " + "; ".join(done))
+
+
+def _check_task(cfg: Config) -> str:
+    """The task fits the data as far as is known without listing images: multi-label data
+    (a mosaic source, a manifest with a `labels` column) needs task=multilabel and the reverse;
+    binary's two classes are checked here when conf/ names them or the source is not a folder
+    of files to list (else by train, after prepare listed them)."""
+    data, kind = cfg.data, cfg.task.kind
+    known = kind == BINARY and (data.class_names or data.source not in LISTED_SOURCES)
+    check_fits_data(kind, multilabel_data=multilabel_before_prepare(data),
+                    class_names=class_names_before_prepare(data) if known else ["?", "?"],
+                    positive_class=cfg.task.positive_class if known else "")
+    return f"task {kind}"
 
 
 def _check_model_file(cfg: Config) -> str:
