@@ -205,3 +205,28 @@ def test_a_task_that_does_not_fit_the_data_stops_in_check_with_one_line(tmp_path
     (line,) = classlens_lines(proc.stderr)
     assert proc.returncode == 2 and needle in line and line.startswith("classlens check:"), line
     assert not (project / paths.CHECKED).exists()
+
+
+def test_binary_evaluation_has_the_operating_point_and_the_untuned_numbers(binary_project):
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    table = pd.read_csv(binary_project / paths.PREDICTIONS)
+    probabilities = np.load(binary_project / paths.PROBABILITIES)
+    found = json.loads((binary_project / paths.ALL_METRICS).read_text())
+    point = found["operating_point"]
+    (tn, fp), (fn, tp) = confusion_matrix(table["true"], table["pred"], labels=[0, 1]).tolist()
+    assert (point["tp"], point["fp"], point["fn"], point["tn"]) == (tp, fp, fn, tn)
+    assert point["tpr"] == pytest.approx(tp / (tp + fn))
+    untuned = found["untuned"]
+    at_half = (probabilities[:, 1] >= 0.5).astype(int)
+    assert untuned["threshold"] == 0.5
+    assert untuned["f1"] == pytest.approx(f1_score(table["true"], at_half))
+
+
+def test_multilabel_evaluation_has_the_untuned_numbers(multilabel_project):
+    from sklearn.metrics import f1_score
+
+    _, y_true, p, _, _ = _multilabel_predictions(multilabel_project)
+    untuned = json.loads((multilabel_project / paths.ALL_METRICS).read_text())["untuned"]
+    assert untuned["f1_macro"] == pytest.approx(
+        f1_score(y_true, p >= 0.5, average="macro", zero_division=0))

@@ -18,7 +18,11 @@ from classlens.evaluation import results
 from classlens.evaluation.class_order import class_order
 from classlens.evaluation.classification import ClassificationReport, classify
 from classlens.evaluation.curves import curve_tables
+from classlens.evaluation.multilabel import binary_operating_point
 from classlens.evaluation.predictions import read_array, read_predictions
+from classlens.evaluation.untuned import UNTUNED, at_fixed_threshold
+from classlens.serving.preprocessing import PreprocessingRecord
+from classlens.task import BINARY
 from classlens.naming import class_keys, file_stems
 from classlens.tracking.log import log_for_compare, log_metrics, log_table, replace_artifacts
 from classlens.tracking.naming import classification_metrics
@@ -48,6 +52,19 @@ def run(cfg: Config) -> None:
     order = class_order(report.confusion_normalized, ev.confusion_order)
 
     metrics = report.results()
+    record = (PreprocessingRecord.read(paths.PREPROCESSING) if paths.PREPROCESSING.exists()
+              else None)  # predictions scored without the pipeline's model: multi-class
+    if record is not None and record.task == BINARY:  # the fitted threshold's 2x2 with its rates, and what 0.5 gives
+        positive = record.positive_index
+        is_positive = (table["true"].to_numpy() == positive)[:, None]
+        threshold = record.thresholds["values"][0]
+        point = binary_operating_point(is_positive[:, 0], probabilities[:, positive], threshold)
+        metrics.averages["operating_point"] = {
+            k: v for k, v in point.to_json().items() if k != "undefined"}
+        metrics.undefined.update({f"operating_point.{k}": why
+                                  for k, why in point.undefined.items()})
+        metrics.averages[UNTUNED] = at_fixed_threshold(is_positive,
+                                                       probabilities[:, [positive]])
     # metrics.json (at the root) and data/eval/ are staged together and moved in one after the
     # other at the end: a failure before leaves both as they were
     with atomic_path(paths.METRICS) as headline, atomic_files(paths.EVAL_DIR) as out:

@@ -32,6 +32,7 @@ from classlens.evaluation.calibration import reliability_bins
 from classlens.evaluation.curves import curve_tables, one_vs_rest
 from classlens.evaluation.multilabel import multilabel_report
 from classlens.evaluation.predictions import read_array
+from classlens.evaluation.untuned import UNTUNED, at_fixed_threshold
 from classlens.naming import class_keys, file_stems
 from classlens.serving.preprocessing import PreprocessingRecord
 from classlens.tracking.log import log_for_compare, log_metrics, log_table, replace_artifacts
@@ -63,6 +64,7 @@ def run(cfg: Config, table) -> None:
     _, _, curves = one_vs_rest(y_true, probabilities, classes)
 
     metrics = report.results()
+    metrics.averages[UNTUNED] = at_fixed_threshold(y_true, probabilities)
     with atomic_path(paths.METRICS) as headline, atomic_files(paths.EVAL_DIR) as out:
         results.write_headline(headline, metrics)
         results.write(out / paths.ALL_METRICS.name, metrics)
