@@ -1,7 +1,8 @@
 """Stage `analyze`: where the model fails, from the prediction table and probabilities alone:
 correct/misclassified lists, confused pairs, hesitant and confidently wrong predictions, weak
 classes with a diagnosis, label-issue suspects, and the galleries (PNG grids + an MLflow table
-with images). Per-class F1 and the confusion counts come from the evaluate stage's one result."""
+with images). Per-class F1 and the confusion counts come from the evaluate stage's one result.
+A multi-label run (label sets) is analysed by `analyze_multilabel` into the same files."""
 
 from __future__ import annotations
 
@@ -55,6 +56,10 @@ def run(cfg: Config) -> None:
     an = cfg.analyze
     classes = load_classes()
     table = read_predictions(paths.PREDICTIONS)
+    if "true_labels" in table.columns:  # a multi-label run's table (label sets)
+        from classlens.pipeline import analyze_multilabel
+
+        return analyze_multilabel.run(cfg, table)
     probabilities = read_array(paths.PROBABILITIES, shape=(len(table), len(classes)))
     per_class, counts = _evaluate_results(classes)
     test = load_split("test")
