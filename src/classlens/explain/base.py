@@ -20,8 +20,8 @@ class Explainer:
     """Base class: (model, images (N, H, W, C), targets (N,)) -> maps (N, H, W) float32.
 
     Args:
-        model: a Keras classifier with a layer named `logits` (pre-softmax scores), or ending in
-            a softmax layer whose input is then taken as the logits.
+        model: a Keras classifier with a layer named `logits` (the scores before its softmax or
+            sigmoid), or ending in a softmax or sigmoid layer whose input is then the logits.
         batch_size: at most this many model inputs per forward/backward pass (default 64).
     """
 
@@ -82,11 +82,12 @@ class Explainer:
 
 
 def logits_model(model):
-    """A model with `model`'s input whose output is the pre-softmax scores.
+    """A model with `model`'s input whose output is the pre-activation scores.
 
     The layer named `logits` (every classlens architecture has one); otherwise the input of a
-    final softmax layer (a brought-in classifier). Gradients of the softmax would be flattened by
-    saturation, so attribution methods never use it.
+    final softmax or sigmoid layer (a brought-in classifier). Gradients after the activation
+    would be flattened by saturation, so attribution methods never use it. A sigmoid label's
+    logit is its own score (no other label enters it), so its gradients explain that label.
     """
     import keras
 
@@ -94,14 +95,14 @@ def logits_model(model):
     if LOGITS_LAYER in names:
         return keras.Model(model.inputs, model.get_layer(LOGITS_LAYER).output)
     last = model.layers[-1]
-    is_softmax = isinstance(last, keras.layers.Softmax) or (
+    ends_in_activation = isinstance(last, keras.layers.Softmax) or (
         isinstance(last, keras.layers.Activation)
-        and getattr(last.activation, "__name__", "") == "softmax")
-    if is_softmax:
+        and getattr(last.activation, "__name__", "") in ("softmax", "sigmoid"))
+    if ends_in_activation:
         return keras.Model(model.inputs, last.input)
-    raise ValueError(f"`model` must have a layer named {LOGITS_LAYER!r} or end in a softmax "
-                     f"layer, so maps explain logits; received model {model.name!r} ending in "
-                     f"{type(last).__name__} {last.name!r}")
+    raise ValueError(f"`model` must have a layer named {LOGITS_LAYER!r} or end in a softmax or "
+                     f"sigmoid layer, so maps explain logits; received model {model.name!r} "
+                     f"ending in {type(last).__name__} {last.name!r}")
 
 
 def row_batches(n_images: int, per_image: int, batch_size: int) -> Iterator[tuple[np.ndarray,

@@ -1,6 +1,8 @@
 """Deletion and insertion curves (Petsiuk et al. 2018, RISE): remove (or add) pixels in the
-order a map ranks them and track the predicted class's probability; compared with random
-orders, so a map that orders pixels no better than chance is caught.
+order a map ranks them and track the target's probability: the model's own output for it, a
+class's softmax share or, for a sigmoid model (binary, multi-label), the label's own sigmoid,
+which no other label's score moves. Compared with random orders, so a map that orders pixels no
+better than chance is caught.
 
 Deletion starts from the image and replaces pixels by the baseline, most important first: a
 faithful map makes the probability fall fast (low area under the curve). Insertion starts from
@@ -75,11 +77,12 @@ def deletion_insertion(model, images, maps, targets, *, steps: int = 16,
     and steps.
 
     Args:
-        model: the classifier (its softmax output is tracked).
+        model: the classifier; its output at the target is tracked (softmax: the class's
+            probability; sigmoid: the label's own probability, not a softmax over labels).
         images: (N, H, W, C) as the model takes them.
         maps: (N, H, W) attribution maps, higher = more important (signed maps rank positive
             evidence first).
-        targets: (N,) the class whose probability is tracked (the predicted class).
+        targets: (N,) the class or label whose probability is tracked (a predicted one).
         steps: points along each curve beyond the start (pixels change in steps of 1/steps).
         baseline: what removed pixels become: `black`, `mean` or `blur`.
         random_orders: random pixel orders averaged for the reference curves.
