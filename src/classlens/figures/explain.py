@@ -72,11 +72,12 @@ def overlay_rgb(image: np.ndarray, heat: np.ndarray, *, signed: bool) -> np.ndar
     return (1 - alpha) * grey + alpha * matplotlib.colormaps[MAGNITUDE_CMAP](values)[..., :3]
 
 
-def colour_bar(*, signed: bool, what: str = "attribution") -> ColourBar:
-    """The scale of `map_rgb`: per-map maximum (or largest |value| for signed maps)."""
+def colour_bar(*, signed: bool, what: str = "attribution", target: str = "class") -> ColourBar:
+    """The scale of `map_rgb`: per-map maximum (or largest |value| for signed maps); `target`:
+    what signed evidence is for (a class, or a label in a multi-label run)."""
     if signed:
         return ColourBar(SIGNED_CMAP, -1.0, 1.0, f"{what}, scaled per map",
-                         (-1, 0, 1), ("\u2212max\n(against)", "0", "+max\n(for class)"))
+                         (-1, 0, 1), ("\u2212max\n(against)", "0", f"+max\n(for {target})"))
     return ColourBar(MAGNITUDE_CMAP, 0.0, 1.0, f"{what}, scaled per map",
                      (0, 0.5, 1), ("0", "\u00bd max", "max"))
 
@@ -127,9 +128,9 @@ def method_figure(images: np.ndarray, predicted_maps: np.ndarray,
 def comparison_figure(images: np.ndarray, maps: Mapping[str, np.ndarray],
                       signed: Mapping[str, bool], titles: Mapping[str, str],
                       headers: Sequence[str], wrong: Sequence[bool], *, title: str = "",
-                      max_images: int = MAX_COLUMNS) -> plt.Figure:
+                      max_images: int = MAX_COLUMNS, target: str = "class") -> plt.Figure:
     """Every method on the same images: per image (a column) the image, then each method's
-    map for the predicted class (rows, named by `titles`)."""
+    map for the predicted class (rows, named by `titles`; `target`: see `colour_bar`)."""
     shown = min(len(images), max_images)
     columns = [Column(headers[i], [image_rgb(images[i])]
                       + [overlay_rgb(images[i], maps[m][i], signed=signed[m]) for m in maps],
@@ -137,7 +138,8 @@ def comparison_figure(images: np.ndarray, maps: Mapping[str, np.ndarray],
     kinds = sorted({signed[m] for m in maps})  # magnitude first
     return panel_figure([Section("", ["image"] + [titles.get(m, m) for m in maps], columns)],
                         tile=TILE - 8, max_columns=max_images,
-                        colour_bars=[colour_bar(signed=k) for k in kinds], title=title)
+                        colour_bars=[colour_bar(signed=k, target=target) for k in kinds],
+                        title=title)
 
 
 def activation_figure(images: np.ndarray, activations: np.ndarray, channels: np.ndarray,
@@ -156,9 +158,10 @@ def activation_figure(images: np.ndarray, activations: np.ndarray, channels: np.
 
 def faithfulness_curves(fractions: np.ndarray, deletion: Mapping[str, np.ndarray],
                         insertion: Mapping[str, np.ndarray], random_deletion: np.ndarray,
-                        random_insertion: np.ndarray) -> plt.Figure:
+                        random_insertion: np.ndarray, *,
+                        tracked: str = "predicted-class probability") -> plt.Figure:
     """Mean deletion and insertion curves per method, with the random-order curve dashed:
-    below it is better for deletion, above it for insertion."""
+    below it is better for deletion, above it for insertion; `tracked` names the y axis."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, curves, reference, title in (
             (axes[0], deletion, random_deletion, "deletion (lower is better)"),
@@ -168,7 +171,7 @@ def faithfulness_curves(fractions: np.ndarray, deletion: Mapping[str, np.ndarray
         ax.plot(fractions, reference, "k--", label="random order")
         ax.set_xlabel("fraction of pixels removed" if "deletion" in title
                       else "fraction of pixels inserted")
-        ax.set_ylabel("predicted-class probability")
+        ax.set_ylabel(tracked)
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(title)
         ax.grid(alpha=0.3)

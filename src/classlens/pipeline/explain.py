@@ -1,6 +1,7 @@
 """Stage `explain`: attribution maps for chosen test images by every configured method, the
 checks that say how far each method can be trusted, figures, raw maps and a trust JSON; all
-logged to the experiment's MLflow run."""
+logged to the experiment's MLflow run. Which class or label each map explains, by task:
+`explain_targets`."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from classlens.config import Config, ExplainConfig
 from classlens.data.prepared import load_split
 from classlens.errors import ConfigError, InputError
 from classlens.evaluation.predictions import read_predictions
-from classlens.explain.selection import explanation_rows, select_examples
+from classlens.pipeline import explain_targets as targets
 from classlens.serving.preprocessing import PreprocessingRecord
-from classlens.task import BINARY
+from classlens.task import BINARY, MULTILABEL
 from classlens.tracking.log import log_metrics, log_table, replace_artifacts
 from classlens.tracking.runs import stage_run
 
@@ -69,14 +70,13 @@ def run(cfg: Config) -> None:
     table = read_predictions(paths.PREDICTIONS)
     test = load_split("test")
     ecfg = cfg.explain
-    chosen = select_examples(table, n_misclassified=ecfg.n_misclassified,
-                             n_correct=ecfg.n_correct, n_per_class=ecfg.n_per_class,
-                             seed=cfg.seed)
-    rows = explanation_rows(chosen).assign(row=lambda f: np.arange(len(f)))
+    record = PreprocessingRecord.read(paths.PREPROCESSING)
+    multilabel = record.task == MULTILABEL  # a map per predicted and per missed label
+    chosen, rows = targets.choose(table, ecfg, seed=cfg.seed, record=record,
+                                  multilabel=multilabel)
     images = np.asarray(test.images[chosen["position"].to_numpy()])
     row_images, row_targets = images[rows["image"].to_numpy()], rows["target"].to_numpy()
     model = load_keras_file(paths.MODEL, advice="re-run `dvc repro train`")
-    record = PreprocessingRecord.read(paths.PREPROCESSING)
     if record.task == BINARY:  # one sigmoid output, explained per class like any other model
         from classlens.models.binary import two_class_view
 
@@ -105,7 +105,8 @@ def run(cfg: Config) -> None:
     activations = _activations(model, images, chosen, ecfg)
 
     written = _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data,
-                             activations, method_options(ecfg, seed=cfg.seed))
+                             activations, method_options(ecfg, seed=cfg.seed),
+                             multilabel=multilabel)
     with stage_run(paths.RUN_REF, asdict(cfg)):
         replace_artifacts(written, "explain")
         log_metrics(_flat_metrics(trust))
@@ -117,7 +118,8 @@ def run(cfg: Config) -> None:
 
 def _trust_checks(model, explainers, maps, rows, row_images, ecfg: ExplainConfig, *, seed,
                   completeness):
-    """Deletion/insertion and randomisation on a seeded subset of the predicted-class maps."""
+    """Deletion/insertion and randomisation on a seeded subset of the maps of predicted classes
+    (or labels: a sigmoid label's own probability is tracked)."""
     from classlens.explain.faithfulness import deletion_insertion
     from classlens.explain.randomization import model_randomization
     from classlens.explain.trust import trust_summary
@@ -181,21 +183,15 @@ def _activations(model, images, chosen, ecfg: ExplainConfig) -> dict:
 
 
 def _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data, activations,
-                   options):
+                   options, *, multilabel: bool):
     """Everything under data/explain/, atomically; figures.json lists the figures in display
     order with a title and a caption each (what the report shows under them)."""
     from classlens.figures import explain as figures
     from classlens.figures import explain_captions as captions
 
-    predicted = rows[rows["target_kind"] == "predicted"]
-    true_row_of = {int(r.image): int(r.row) for r in rows.itertuples()
-                   if r.target_kind == "true"}
-    headers = [figures.header(t, p, c) for t, p, c in
-               zip(chosen["true_label"], chosen["pred_label"], chosen["confidence"])]
-    wrong = (~chosen["correct"].astype(bool)).to_numpy()
-    groups = chosen["group"].tolist()
+    headers = targets.image_headers(chosen, multilabel=multilabel)
     signed = {name: explainers[name].signed for name in maps}
-    n, files, manifest = len(images), [], []
+    files, manifest = [], []
     with atomic_dir(paths.EXPLAIN_DIR) as out:
         def target(path):
             files.append(paths.EXPLAIN_DIR / path.name)
@@ -206,27 +202,21 @@ def _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data, ac
             manifest.append({"file": str(path), "title": title, "caption": caption,
                              "kind": kind, "width": width})
 
-        write_csv(target(paths.EXPLAIN_INDEX),
-                  rows[INDEX_COLUMNS + [c for c in IG_COLUMNS if c in rows]])
+        columns = INDEX_COLUMNS + (targets.MULTILABEL_INDEX_COLUMNS if multilabel else [])
+        write_csv(target(paths.EXPLAIN_INDEX), rows[columns + [c for c in IG_COLUMNS if c in rows]])
         write_json(target(paths.EXPLAIN_TRUST), trust)
         for name, method_maps in maps.items():
             save_npy(target(paths.explain_maps(name)), method_maps)
-            title = captions.method_title(name)
-            figure(paths.explain_overlay_png(name), figures.method_figure(
-                images, method_maps[predicted["row"].to_numpy()],
-                [method_maps[true_row_of[i]] if i in true_row_of else None for i in range(n)],
-                headers, wrong, groups, signed=signed[name], title=title),
-                title, captions.method_caption(
-                    name, options[name], signed=signed[name],
-                    layer=getattr(explainers[name], "layer", None),
-                    shown=min(n, figures.MAX_IMAGES), total=n), "method")
+            fig, title, caption = targets.method_figure(
+                name, images, chosen, rows, method_maps, signed=signed[name],
+                options=options[name], layer=getattr(explainers[name], "layer", None),
+                multilabel=multilabel)
+            figure(paths.explain_overlay_png(name), fig, title, caption, "method")
         if maps:
-            figure(paths.EXPLAIN_COMPARISON_PNG, figures.comparison_figure(
-                images, {m: v[predicted["row"].to_numpy()] for m, v in maps.items()}, signed,
-                {m: captions.method_title(m) for m in maps}, headers, wrong,
-                title="Every method, predicted class"),
-                "All methods side by side", captions.comparison_caption(
-                    list(maps), shown=min(n, figures.MAX_COLUMNS), total=n), "comparison")
+            fig, caption = targets.comparison_figure(images, chosen, rows, maps, signed,
+                                                     multilabel=multilabel)
+            figure(paths.EXPLAIN_COMPARISON_PNG, fig, "All methods side by side", caption,
+                   "comparison")
         faith, settings = trust_data["faithfulness"], trust["settings"]
         if faith and trust["images"]:
             first = next(iter(faith.values()))
@@ -235,11 +225,13 @@ def _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data, ac
                 {m: f.deletion.mean(axis=0) for m, f in faith.items()},
                 {m: f.insertion.mean(axis=0) for m, f in faith.items()},
                 np.mean([f.random_deletion.mean(axis=0) for f in faith.values()], axis=0),
-                np.mean([f.random_insertion.mean(axis=0) for f in faith.values()], axis=0)),
+                np.mean([f.random_insertion.mean(axis=0) for f in faith.values()], axis=0),
+                tracked="predicted label's probability" if multilabel
+                else "predicted-class probability"),
                 "Deletion and insertion", captions.faithfulness_caption(
                     images=trust["images"], steps=settings["steps"],
-                    baseline=settings["baseline"], random_orders=settings["random_orders"]),
-                "faithfulness")
+                    baseline=settings["baseline"], random_orders=settings["random_orders"],
+                    multilabel=multilabel), "faithfulness")
         randomization = trust_data["randomization"]
         if randomization is not None:
             figure(paths.EXPLAIN_RANDOMIZATION_PNG, figures.randomization_curves(
@@ -247,8 +239,8 @@ def _write_outputs(chosen, rows, images, maps, explainers, trust, trust_data, ac
                 {m: r["spearman_by_checkpoint"] for m, r in trust["methods"].items()},
                 threshold=settings["max_spearman"]),
                 "Model randomisation", captions.randomization_caption(
-                    images=trust["images"], threshold=settings["max_spearman"]),
-                "randomization", width="half")
+                    images=trust["images"], threshold=settings["max_spearman"],
+                    multilabel=multilabel), "randomization", width="half")
         for layer, (values, channels) in activations.items():
             figure(paths.explain_activations_png(layer), figures.activation_figure(
                 images[:len(values)], values, channels, headers[:len(values)],
