@@ -364,8 +364,8 @@ def test_render_escapes_names_and_lays_out_every_section():
     assert "<script>" not in card and "&lt;script&gt;" in card  # raw HTML is escaped
     assert "<table>" in card and "<td>&lt;b&gt;cat&lt;/b&gt;</td>" in card
     assert "<b>cat</b>" not in page and "&lt;b&gt;cat&lt;/b&gt;" in page
-    for section_id, _ in SECTIONS:
-        assert f"<section id='{section_id}'>" in page
+    for section_id, _ in SECTIONS:  # Decisions: binary and multi-label runs only
+        assert (f"<section id='{section_id}'>" in page) == (section_id != "decisions")
     assert "class='sortable'" in page and "data:image/png;base64," in page
     assert "class='weak'" in page  # the weak class row is tinted
     assert not re.search(r"(src|href)=['\"]https?:", page)  # nothing fetched from the network
@@ -423,7 +423,8 @@ def test_report_renders_in_headless_chromium_without_console_errors(trained_proj
     dom = proc.stdout
     assert 'data-report-ready="1"' in dom  # the inline script ran to its end
     for section_id, title in SECTIONS:
-        assert f'<section id="{section_id}"><h2>{title}</h2>' in dom, section_id
+        assert (f'<section id="{section_id}"><h2>{title}</h2>' in dom) == (
+            section_id != "decisions"), section_id
     assert 'data-sorted="f1:asc"' in dom  # the per-class table sorted itself from the URL
     table = dom.split('id="per-class-table"')[1].split("</table>")[0]
     header = re.findall(r"<th[^>]*>(.*?)</th>", table)

@@ -94,8 +94,8 @@ def multilabel_table(*, ids: list[str], source_paths: list[str], y_true: np.ndar
     import pandas as pd
 
     y_true = np.asarray(y_true).astype(bool)
-    p = np.clip(np.asarray(probabilities, dtype=np.float64), _EPS, 1 - _EPS)
-    y_pred = p >= np.asarray(thresholds, dtype=np.float64)[None, :]
+    y_pred = np.asarray(probabilities) >= np.asarray(thresholds)[None, :]  # as evaluate decides
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), _EPS, 1 - _EPS)  # for the loss
     names = np.asarray(class_names, dtype=object)
     missed, extra = y_true & ~y_pred, y_pred & ~y_true
     return pd.DataFrame({

@@ -37,6 +37,28 @@ from classlens.tracking.runs import RunRef, run_name, stage_run
 TRUST_COLUMNS = [c for c in HEADLINE_COLUMNS if c != "flagged"]  # the flags column says it
 
 
+# captions that depend on the task (a multi-label run's confusion is the cross-label one)
+WORDS = {
+    "rows": "Each row sums to 1: the diagonal is the recall of the true class.",
+    "columns": "Each column sums to 1: the diagonal is the precision of the predicted class.",
+    "counts": "Test images per (true, predicted) pair.",
+    "against": "one class against the rest",
+    "reliability": "Reliability diagram before and after temperature scaling (bottom: "
+                   "confidence histogram).",
+}
+MULTILABEL_WORDS = {
+    "rows": "Row: a true label; a cell: the share of its images on which the column label was "
+            "predicted without being true (instead of it, or as well); the diagonal: the share "
+            "on which the label itself was found (its recall).",
+    "columns": "The same counts, each column divided by its sum.",
+    "counts": "Images carrying the row label on which the column label was predicted without "
+              "being true; the diagonal: the row label found.",
+    "against": "each label against its absence",
+    "reliability": "Reliability of every label's probability, pooled over labels and images "
+                   "(bottom: how many probabilities fall in each bin).",
+}
+
+
 def collect(cfg: Config) -> ReportContent:
     """Read every input of the report (raises InputError naming a missing one)."""
     metrics = results.load(paths.ALL_METRICS)
@@ -54,6 +76,19 @@ def collect(cfg: Config) -> ReportContent:
          "MCE": scaled.get("mce"), "adaptive ECE": scaled.get("adaptive_ece"),
          "NLL": scaled.get("nll"), "accuracy": scaled.get("accuracy")},
     ]
+    words = MULTILABEL_WORDS if metrics.multilabel else WORDS
+    if metrics.multilabel:  # no temperature: each label's ECE, and their mean in the headline
+        cal_table = Table("Calibration per label", [
+            {"label": name, "ECE": values.get("ece"), "support": values.get("support")}
+            for name, values in metrics.per_class.items()],
+            note=f"{calibration.get('n_bins')} equal-width bins of each label's probability "
+                 "against its 0/1 truth; the headline ECE is their mean.")
+    else:
+        cal_table = Table("Calibration of the top-1 confidence", cal_rows,
+                          note=f"{calibration.get('n_bins')} equal-width bins; adaptive "
+                               "ECE uses as many equal-mass bins; the temperature is "
+                               f"fitted on {scaled.get('n_validation')} validation "
+                               "images and leaves every prediction unchanged.")
     trust_tables = []
     if paths.EXPLAIN_TRUST.exists():
         trust = read_json(paths.EXPLAIN_TRUST)
@@ -93,20 +128,16 @@ def collect(cfg: Config) -> ReportContent:
                                max_px=620)),
             "per-class": figure_file(paths.PER_CLASS_F1_PNG, "F1 per class with bootstrap "
                                  "intervals."),
-            "confusion": (figure_file(paths.CONFUSION_NORMALIZED_PNG, "Each row sums to 1: the "
-                                  "diagonal is the recall of the true class.",
-                                  title="Row-normalised", max_px=560)
-                          + figure_file(paths.CONFUSION_COLUMN_NORMALIZED_PNG, "Each column sums "
-                                    "to 1: the diagonal is the precision of the predicted "
-                                    "class.", title="Column-normalised", max_px=560)),
-            "confusion-more": figure_file(paths.CONFUSION_COUNTS_PNG, "Test images per (true, "
-                                      "predicted) pair.", title="Counts"),
-            "curves": (figure_file(paths.ROC_PNG, "ROC, one class against the rest.", max_px=560)
-                       + figure_file(paths.PR_PNG, "Precision-recall, one class against the rest.",
-                                 max_px=560)),
-            "calibration": figure_file(paths.RELIABILITY_PNG, "Reliability diagram before and "
-                                       "after temperature scaling (bottom: confidence "
-                                       "histogram).", max_px=720),
+            "confusion": (figure_file(paths.CONFUSION_NORMALIZED_PNG, words["rows"],
+                                      title="Row-normalised", max_px=560)
+                          + figure_file(paths.CONFUSION_COLUMN_NORMALIZED_PNG, words["columns"],
+                                        title="Column-normalised", max_px=560)),
+            "confusion-more": figure_file(paths.CONFUSION_COUNTS_PNG, words["counts"],
+                                          title="Counts"),
+            "curves": (figure_file(paths.ROC_PNG, f"ROC, {words['against']}.", max_px=560)
+                       + figure_file(paths.PR_PNG, f"Precision-recall, {words['against']}.",
+                                     max_px=560)),
+            "calibration": figure_file(paths.RELIABILITY_PNG, words["reliability"], max_px=720),
             "galleries": gallery_figures(analysis, ("errors", "correct")),
             "galleries-pairs": gallery_figures(analysis, ("pair",)),
             "label-suspects": gallery_figures(analysis, ("suspects",)),
@@ -122,11 +153,7 @@ def collect(cfg: Config) -> ReportContent:
                           read_csv(paths.CONFUSED_PAIRS_SYMMETRIC,
                                    "Most confused pairs (a \u2194 b)",
                                    "rate: errors either way over the images of both classes")],
-            "calibration": [Table("Calibration of the top-1 confidence", cal_rows,
-                                  note=f"{calibration.get('n_bins')} equal-width bins; adaptive "
-                                       "ECE uses as many equal-mass bins; the temperature is "
-                                       f"fitted on {scaled.get('n_validation')} validation "
-                                       "images and leaves every prediction unchanged.")],
+            "calibration": [cal_table],
             "errors": [
                 read_csv(paths.WEAK_CLASSES, "Weak classes and why",
                      f"F1 below {a.get('weak_f1_floor')}. Low precision: the model over-predicts "

@@ -16,7 +16,7 @@ from classlens.errors import InputError
 from classlens.evaluation.results import Metrics
 from classlens.formatting import format_number, plural
 from classlens.reporting.html import Figure, Table
-from classlens.reporting.report_page import ClassGalleries
+from classlens.reporting.report_galleries import ClassGalleries
 from classlens.training import summary as training_summary
 
 LIST_ROWS = 50  # rows of each long list shown in the report (the CSVs hold them all)
@@ -175,13 +175,18 @@ def class_galleries(metrics: Metrics, analysis: dict, confusion: dict) -> list[C
         if kind in ("missed", "false_alarms") and g.get("file") and Path(g["file"]).exists():
             figures[(str(name), kind)] = Figure(g["title"], Path(g["file"]).read_bytes(),
                                                 scale=GALLERY_SCALE, titled=True)
+    # a multi-label run's counts are cross-label: each label's own 2x2 is under `per_label`
+    per_label = confusion.get("per_label") or {}
     out = []
     for i, name in enumerate(names):
         values = metrics.per_class.get(name, {})
+        own = per_label.get(name)
+        support, missed, false_alarms = (
+            (own["tp"] + own["fn"], own["fn"], own["fp"]) if own else
+            (counts[i].sum(), counts[i].sum() - counts[i, i], counts[:, i].sum() - counts[i, i]))
         out.append(ClassGalleries(
-            name=name, support=int(counts[i].sum()),
-            missed=int(counts[i].sum() - counts[i, i]),
-            false_alarms=int(counts[:, i].sum() - counts[i, i]),
+            name=name, support=int(support), missed=int(missed),
+            false_alarms=int(false_alarms),
             precision=values.get("precision"), recall=values.get("recall"),
             missed_figure=figures.get((name, "missed")),
             false_alarm_figure=figures.get((name, "false_alarms"))))

@@ -21,6 +21,8 @@ from classlens.reporting.html import (
     page_html,
     table_html,
 )
+from classlens.reporting.report_galleries import ClassGalleries, galleries_html
+from classlens.reporting.report_tasks import binary_cards, decisions_html, multilabel_cards
 
 SECTIONS = [
     ("summary", "Summary"),
@@ -28,6 +30,7 @@ SECTIONS = [
     ("training", "Training"),
     ("data", "Data"),
     ("per-class", "Per class"),
+    ("decisions", "Decisions"),  # binary and multi-label: thresholds (report_tasks)
     ("confusion", "Confusion"),
     ("curves", "ROC and precision-recall"),
     ("calibration", "Calibration"),
@@ -37,21 +40,6 @@ SECTIONS = [
     ("explanations", "Explanations"),
     ("model-card", "Model card"),
 ]
-
-
-@dataclass
-class ClassGalleries:
-    """One class seen both ways: its images the model missed (true is the class, predicted
-    another) and its false alarms (predicted as the class, true another)."""
-
-    name: str
-    support: int  # test images of the class
-    missed: int
-    false_alarms: int
-    precision: Optional[float] = None
-    recall: Optional[float] = None
-    missed_figure: Optional[Figure] = None  # None: nothing to show
-    false_alarm_figure: Optional[Figure] = None
 
 
 @dataclass
@@ -107,6 +95,10 @@ def _summary(content: ReportContent) -> str:
         _gate_card(content.gate),
     ]
     weakest = m.weakest_class()
+    if m.multilabel:
+        big, small = multilabel_cards(m, a, lambda path: _interval_text(m, path))
+        big.append(_gate_card(content.gate))
+        return _summary_html(m, a, big, small, undefined, note)
     small = [card_html("balanced accuracy", headline.get("balanced_accuracy"))]
     small += [card_html(key.replace("_", " "), value) for key, value in m.top_k()[:1]]
     small += [
@@ -120,7 +112,13 @@ def _summary(content: ReportContent) -> str:
         if weakest else "",
         card_html("misclassified", a.get("n_misclassified"), name="n_misclassified"),
         card_html("label suspects", a.get("n_label_suspects"), name="n_label_suspects"),
+        *binary_cards(m),
     ]
+    return _summary_html(m, a, big, small, undefined, note)
+
+
+def _summary_html(m: Metrics, a: dict, big: list[str], small: list[str], undefined: dict,
+                  note: str) -> str:
     boot = m.bootstrap
     ci_note = (f"Intervals: {boot.level_text} percentile bootstrap ({boot.resamples} "
                f"resamples of the test split, seed {boot.seed})." if boot and boot.level else "")
@@ -174,49 +172,6 @@ def _figs(content: ReportContent, sid: str, empty: str = "") -> str:
     return figures_html(content.figures.get(sid, []), empty=empty)
 
 
-OPEN_CLASSES = 3  # the weakest classes' galleries shown unfolded; the others one line each
-
-
-def _class_row(c: ClassGalleries, unfolded: bool) -> str:
-    line = (f"Class {c.name}: {c.missed} of {c.support} missed \u00b7 "
-            f"{plural(c.false_alarms, 'false alarm')} (precision {format_number(c.precision)}, "
-            f"recall {format_number(c.recall)})")
-    parts = []
-    for count, figure, none, some in (
-            (c.missed, c.missed_figure, "none missed", f"{c.missed} missed"),
-            (c.false_alarms, c.false_alarm_figure, "no false alarms",
-             plural(c.false_alarms, "false alarm"))):
-        what = none if not count else f"{some} (no gallery drawn)"
-        parts.append(figure_html(figure) if count and figure is not None
-                     else f"<p class='empty'>{esc(what)}</p>")
-    return (f"<details class='cls'{' open' if unfolded else ''}><summary>{esc(line)}</summary>"
-            f"<div class='figs'>{''.join(parts)}</div></details>")
-
-
-def _galleries(content: ReportContent) -> str:
-    figures = content.figures.get("galleries", [])
-    pairs = content.figures.get("galleries-pairs", [])
-    shown = figures_html(figures)
-    if pairs:
-        count = plural(len(pairs), "gallery", "galleries")
-        shown += (f"<details><summary>Most confused pairs: {esc(count)}</summary>"
-                  f"{figures_html(pairs)}</details>")
-    classes = content.class_galleries
-    if classes:
-        clean = [c.name for c in classes if not c.missed and not c.false_alarms]
-        shown += ("<h3>Per class, both directions (weakest F1 first)</h3><p class='note'>Missed: "
-                  "images of the class predicted as another (they lower its recall). False "
-                  "alarms: images of other classes predicted as the class (they lower its "
-                  f"precision). The {OPEN_CLASSES} weakest are unfolded; click a line to "
-                  "unfold it.</p>"
-                  + "".join(_class_row(c, i < OPEN_CLASSES) for i, c in enumerate(
-                      c for c in classes if c.missed or c.false_alarms)))
-        if clean:
-            which = "class" if len(clean) == 1 else "classes"
-            shown += f"<p>No misses and no false alarms: {which} {esc(', '.join(clean))}.</p>"
-    return shown or "<p class='empty'>no galleries</p>"
-
-
 def _label_suspects(content: ReportContent) -> str:
     n = content.analysis.get("n_label_suspects")
     intro = ("<p class='note'>Images whose given label the model finds implausible "
@@ -259,6 +214,7 @@ def render(content: ReportContent) -> str:
         "data": (_notes(content, "data") + "<div class='row'>" + _tables(content, "data")
                  + "".join(figure_html(f) for f in content.figures.get("data-row", []))
                  + "</div>" + _tables(content, "data-lists") + _figs(content, "data")),
+        "decisions": decisions_html(Metrics.of(content.metrics)),
         "per-class": ("<p class='note'>Click a column header to sort. Rows of weak classes are "
                       "tinted. f1_low/f1_high: bootstrap interval.</p>"
                       f"<div class='row'>{per_class}"
@@ -275,11 +231,16 @@ def render(content: ReportContent) -> str:
                         + "".join(figure_html(f) for f in content.figures.get("calibration", []))
                         + "</div>"),
         "errors": _tables(content, "errors"),
-        "galleries": _galleries(content),
+        "galleries": galleries_html(content.figures.get("galleries", []),
+                                    content.figures.get("galleries-pairs", []),
+                                    content.class_galleries,
+                                    multilabel=Metrics.of(content.metrics).multilabel),
         "label-suspects": _label_suspects(content),
         "explanations": _explanations(content),
         "model-card": (f"<div class='md'>{markdown_html(content.model_card)}</div>"
                        if content.model_card else "<p class='empty'>no model card</p>"),
     }
     prov = " \u00b7 ".join(f"{esc(k)}: {esc(v)}" for k, v in content.run.items())
-    return page_html(content.title, prov, [(sid, name, body[sid]) for sid, name in SECTIONS])
+    label = "label" if Metrics.of(content.metrics).multilabel else "class"  # section titles
+    return page_html(content.title, prov, [(sid, name.replace("class", label), body[sid])
+                                           for sid, name in SECTIONS if body[sid] is not None])
