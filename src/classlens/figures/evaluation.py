@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; no display on CI or servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from classlens.figures.style import NAME_CHARS  # noqa: E402
+from classlens.figures.style import NAME_CHARS, plain_ticks  # noqa: E402
 from classlens.naming import shortened  # noqa: E402
 
 # Past this many classes the per-cell numbers of a heatmap become unreadable: colour only.
@@ -42,6 +42,11 @@ def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str], *, normali
                  values_format=".2f" if normalized else "d", colorbar=True,
                  xticks_rotation="vertical" if vertical else "horizontal",
                  im_kw={"vmin": 0.0, "vmax": 1.0} if normalized else None)
+    if normalized and display.text_ is not None:
+        # scikit-learn picks each number's colour against the matrix's own range, not the
+        # colour scale's 0..1: small rates (a cross-label matrix) came out white on pale blue
+        for (i, j), text in np.ndenumerate(display.text_):
+            text.set_color("white" if shown[i, j] > 0.5 else "black")
     if n > 40:
         ax.tick_params(labelsize=max(4, int(400 / n)))
     ax.set_title(title)
@@ -56,7 +61,7 @@ def _too_wide(labels: Sequence[str], inches: float) -> bool:
 
 
 def class_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], scores: dict[str, float], *,
-                 kind: str, highlight: int = 10) -> plt.Figure:
+                 kind: str, highlight: int = 10, scope: str = "one-vs-rest") -> plt.Figure:
     """One-vs-rest ROC (`kind="roc"`: x = FPR, y = TPR) or precision-recall (`kind="pr"`:
     x = recall, y = precision) curves, one line per class. With many classes the `highlight`
     lowest-scoring classes are coloured and labelled, the rest drawn thin and grey.
@@ -81,10 +86,10 @@ def class_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], scores: dict[
     if kind == "roc":
         ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.5")
         ax.set(xlabel="false positive rate", ylabel="true positive rate",
-               title="ROC, one-vs-rest (AUC)")
+               title=f"ROC, {scope} (AUC)")
     else:
         ax.set(xlabel="recall", ylabel="precision",
-               title="Precision-recall, one-vs-rest (average precision)")
+               title=f"Precision-recall, {scope} (average precision)")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
     ax.grid(alpha=0.3)
     if coloured:
@@ -129,13 +134,14 @@ def reliability_diagram(before, after=None, *, temperature: Optional[float] = No
         bottom.bar(left, bins.counts, width=width, align="edge", color="0.55", edgecolor="white")
         bottom.set(xlim=(0, 1), xlabel=confidence, ylabel="images")
         bottom.set_yscale("symlog")
+        plain_ticks(bottom.yaxis)
     fig.tight_layout()
     return fig
 
 
 def per_class_f1(names: Sequence[str], f1: Sequence[Optional[float]],
                  low: Sequence[Optional[float]], high: Sequence[Optional[float]], *,
-                 floor: Optional[float] = None) -> plt.Figure:
+                 floor: Optional[float] = None, title: str = "F1 per class") -> plt.Figure:
     """Per-class F1 as horizontal bars, worst first, with bootstrap intervals as error bars and
     the weak-class floor as a line (undefined F1 left out)."""
     rows = sorted((v, n, lo, hi) for n, v, lo, hi in zip(names, f1, low, high) if v is not None)
@@ -153,7 +159,7 @@ def per_class_f1(names: Sequence[str], f1: Sequence[Optional[float]],
         ax.legend(loc="lower right", fontsize=8)
     ax.set_yticks(y, [shortened(r[1], NAME_CHARS) for r in rows],
                   fontsize=8 if n <= 40 else max(4, int(320 / n)))
-    ax.set(xlim=(0, 1.02), xlabel="F1 (bars: bootstrap interval)", title="F1 per class")
+    ax.set(xlim=(0, 1.02), xlabel="F1 (bars: bootstrap interval)", title=title)
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

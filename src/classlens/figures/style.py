@@ -9,3 +9,13 @@ import matplotlib
 NAME_CHARS = 32
 
 matplotlib.rcParams["text.parse_math"] = False
+
+
+def plain_ticks(axis) -> None:
+    """Tick labels of a log or symlog `axis` in plain text (`1000`, `0.0006`): matplotlib's
+    default writes them as math (`$\\mathdefault{10^{3}}$`), which the setting above shows raw.
+    `LogFormatter` keeps its choice of which minor ticks to label."""
+    from matplotlib.ticker import LogFormatter
+
+    axis.set_major_formatter(LogFormatter())
+    axis.set_minor_formatter(LogFormatter())

@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # files only; no display on CI or servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from classlens.figures.style import plain_ticks  # noqa: E402
 from classlens.naming import epoch_metric_name  # noqa: E402
 
 # the learning-rate column (Keras' `lr` in an older history.csv becomes `train/lr`)
@@ -72,6 +73,7 @@ def training_curves(history, *, best_epoch: Optional[int] = None) -> plt.Figure:
         values = history[rate].dropna().to_numpy(dtype=float)
         if (values > 0).all() and np.ptp(values) > 0:
             ax.set_yscale("log")
+            plain_ticks(ax.yaxis)
         ax.set_ylabel("learning rate")
         ax.set_title("Learning rate")
     for ax in axes:

@@ -147,11 +147,13 @@ def _draw(out: Path, report, curves: dict, pooled) -> None:
     ap = {n: v["average_precision"] for n, v in values.items()
           if v["average_precision"] is not None}
     save_figure(out / paths.ROC_PNG.name, figures.class_curves(
-        {n: (c.fpr, c.tpr) for n, c in curves.items() if n in auc}, auc, kind="roc"))
+        {n: (c.fpr, c.tpr) for n, c in curves.items() if n in auc}, auc, kind="roc",
+        scope="per label"))
     save_figure(out / paths.PR_PNG.name, figures.class_curves(
-        {n: (c.recall, c.precision) for n, c in curves.items()}, ap, kind="pr"))
+        {n: (c.recall, c.precision) for n, c in curves.items()}, ap, kind="pr",
+        scope="per label"))
     rows = report.per_label_rows()
     save_figure(out / paths.PER_CLASS_F1_PNG.name, figures.per_class_f1(
         [r["label"] for r in rows], [r["f1"] for r in rows], [r.get("f1_low") for r in rows],
-        [r.get("f1_high") for r in rows]))
+        [r.get("f1_high") for r in rows], title="F1 per label"))
 

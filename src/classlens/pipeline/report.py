@@ -43,6 +43,12 @@ WORDS = {
     "columns": "Each column sums to 1: the diagonal is the precision of the predicted class.",
     "counts": "Test images per (true, predicted) pair.",
     "against": "one class against the rest",
+    "weak": "Weak classes and why",
+    "weak_note": "Low precision: the model over-predicts the class (steals_from: the classes "
+                 "whose images it takes). Low recall: its images go elsewhere (absorbed_by).",
+    "confidence": "confidence",
+    "confidence_note": "",
+    "explained": "predicted-class probability",
     "reliability": "Reliability diagram before and after temperature scaling (bottom: "
                    "confidence histogram).",
 }
@@ -54,6 +60,14 @@ MULTILABEL_WORDS = {
     "counts": "Images carrying the row label on which the column label was predicted without "
               "being true; the diagonal: the row label found.",
     "against": "each label against its absence",
+    "weak": "Weak labels and why",
+    "weak_note": "Low precision: the label is predicted on images without it (alarms_on_images_of:"
+                 " the labels those images carry). Low recall: it is missed (extras_on_its_images:"
+                 " what is predicted on its images instead or as well).",
+    "confidence": "certainty",
+    "explained": "the explained label's probability",
+    "confidence_note": "One row per (image, label) decision. Certainty: how far the label's "
+                       "probability is from its threshold, as a share of the way to 0 or 1.",
     "reliability": "Reliability of every label's probability, pooled over labels and images "
                    "(bottom: how many probabilities fall in each bin).",
 }
@@ -94,7 +108,7 @@ def collect(cfg: Config) -> ReportContent:
         trust = read_json(paths.EXPLAIN_TRUST)
         trust_tables.append(Table(
             "Trust checks per method", trust_rows(trust, TRUST_COLUMNS),
-            note=f"On {trust.get('images')} explained images. AUCs: predicted-class probability "
+            note=f"On {trust.get('images')} explained images. AUCs: {words['explained']} "
                  "as pixels are deleted (lower is better) or inserted (higher is better) in the "
                  "map's order; *_random: the same in random orders. spearman_final: rank "
                  "correlation with the maps of the fully re-initialised model (near 0 is "
@@ -109,10 +123,14 @@ def collect(cfg: Config) -> ReportContent:
         run={"run": name or "\u2014", "MLflow run id": ref.run_id,
              "MLflow experiment": f"{cfg.tracking.experiment} ({ref.experiment_id})",
              "params digest": ref.params_digest},
-        per_class=Table("Metrics per class", read_csv(paths.PER_CLASS, head=None).rows),
+        per_class=Table(f"Metrics per {'label' if metrics.multilabel else 'class'}",
+                        read_csv(paths.PER_CLASS, head=None).rows),
         analysis=analysis,
         gate=gate,
-        notes={"training": training_part(), "data": data_notes},
+        notes={"training": training_part() + ([
+            "Accuracy while training is label accuracy: the share of right (image, label) "
+            "decisions at 0.5, before the thresholds were fitted."] if metrics.multilabel
+            else []), "data": data_notes},
         class_galleries=class_galleries(metrics, analysis, confusion),
         figures={
             "training": figure_file(paths.TRAINING_CURVES, "Loss, accuracy and learning rate per "
@@ -126,7 +144,7 @@ def collect(cfg: Config) -> ReportContent:
                                "augmentations of each, as the model's augmentation layers apply "
                                "them during training only.", title="Augmentation preview",
                                max_px=620)),
-            "per-class": figure_file(paths.PER_CLASS_F1_PNG, "F1 per class with bootstrap "
+            "per-class": figure_file(paths.PER_CLASS_F1_PNG, "F1 with bootstrap "
                                  "intervals."),
             "confusion": (figure_file(paths.CONFUSION_NORMALIZED_PNG, words["rows"],
                                       title="Row-normalised", max_px=560)
@@ -155,14 +173,14 @@ def collect(cfg: Config) -> ReportContent:
                                    "rate: errors either way over the images of both classes")],
             "calibration": [cal_table],
             "errors": [
-                read_csv(paths.WEAK_CLASSES, "Weak classes and why",
-                     f"F1 below {a.get('weak_f1_floor')}. Low precision: the model over-predicts "
-                     "the class (steals_from: the classes whose images it takes). Low recall: "
-                     "its images go elsewhere (absorbed_by)."),
-                read_csv(paths.CONFIDENTLY_WRONG,
-                     f"Confidently wrong (confidence > {a.get('confidently_wrong_threshold')})"),
-                read_csv(paths.LOW_CONFIDENCE,
-                     f"Low confidence (confidence < {a.get('low_confidence_threshold')})"),
+                read_csv(paths.WEAK_CLASSES, words["weak"],
+                         f"F1 below {a.get('weak_f1_floor')}. {words['weak_note']}"),
+                read_csv(paths.CONFIDENTLY_WRONG, f"Confidently wrong ({words['confidence']} > "
+                                                  f"{a.get('confidently_wrong_threshold')})",
+                         words["confidence_note"]),
+                read_csv(paths.LOW_CONFIDENCE, f"Low confidence ({words['confidence']} < "
+                                               f"{a.get('low_confidence_threshold')})",
+                         words["confidence_note"]),
             ],
             "label-suspects": [read_csv(paths.LABEL_SUSPECTS, f"Suspects ranked by "
                                     f"{a.get('suspect_score')}", "lower score = more suspicious")],

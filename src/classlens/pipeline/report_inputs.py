@@ -113,9 +113,13 @@ def data_part(root: Path = paths.PREPARED_REPORT) -> tuple[list[str], list[Table
     notes += [f"Warning: {w}" for w in s.get("warnings", [])]
     counts = dict(sorted(s.get("counts", {}).items(), key=lambda kv: order.get(kv[0], 9)))
     classes = list(next(iter(counts.values()), {}))
-    rows = [{"class": c, **{split: counts[split].get(c, 0) for split in counts},
+    kind = "label" if s.get("multilabel") else "class"  # multi-label: images carrying each
+    rows = [{kind: c, **{split: counts[split].get(c, 0) for split in counts},
              "total": sum(counts[split].get(c, 0) for split in counts)} for c in classes]
-    tables = [Table("Images per class and split", rows)]
+    if s.get("no_label"):
+        no_label = {split: s["no_label"].get(split, 0) for split in counts}
+        rows.append({kind: "(no label)", **no_label, "total": sum(no_label.values())})
+    tables = [Table(f"Images per {kind} and split", rows)]
     lists = [t for t in (skipped, duplicates, conflicts) if t.rows]
     return [n.strip() for n in notes if n.strip()], tables, lists
 

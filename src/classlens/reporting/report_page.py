@@ -124,7 +124,8 @@ def _summary_html(m: Metrics, a: dict, big: list[str], small: list[str], undefin
                f"resamples of the test split, seed {boot.seed})." if boot and boot.level else "")
     weak = a.get("weak_classes", [])
     floor = format_value(a.get("weak_f1_floor"), compact=True)
-    weak_line = (f"<p><b>{esc(plural(len(weak), 'weak class', 'weak classes'))}</b> (F1 below "
+    kind = ("weak label", "weak labels") if m.multilabel else ("weak class", "weak classes")
+    weak_line = (f"<p><b>{esc(plural(len(weak), *kind))}</b> (F1 below "
                  f"{esc(floor)}): {esc(', '.join(weak))} \u2014 see Errors.</p>" if weak else
                  f"<p>No class has F1 below {esc(floor)}.</p>" if a.get("weak_f1_floor") else "")
     undefined_list = "".join(f"<li><code>{esc(k)}</code>: {esc(v)}</li>"
@@ -174,7 +175,11 @@ def _figs(content: ReportContent, sid: str, empty: str = "") -> str:
 
 def _label_suspects(content: ReportContent) -> str:
     n = content.analysis.get("n_label_suspects")
-    intro = ("<p class='note'>Images whose given label the model finds implausible "
+    intro = ("<p class='note'>Annotations the model finds implausible, each label taken as a "
+             "yes/no task (confident-learning thresholds per label): a given label it finds "
+             "improbable (suggestion: remove) or an absent one it finds probable (add). "
+             "Suspects to review, not verdicts.</p>" if Metrics.of(content.metrics).multilabel
+             else "<p class='note'>Images whose given label the model finds implausible "
              "(confident-learning thresholds per class): suspects to review, not verdicts.</p>")
     if not n:
         return intro + "<p class='empty'>No label suspects.</p>"
@@ -215,7 +220,7 @@ def render(content: ReportContent) -> str:
                  + "".join(figure_html(f) for f in content.figures.get("data-row", []))
                  + "</div>" + _tables(content, "data-lists") + _figs(content, "data")),
         "decisions": decisions_html(Metrics.of(content.metrics)),
-        "per-class": ("<p class='note'>Click a column header to sort. Rows of weak classes are "
+        "per-class": ("<p class='note'>Click a column header to sort. Rows of weak ones are "
                       "tinted. f1_low/f1_high: bootstrap interval.</p>"
                       f"<div class='row'>{per_class}"
                       f"{''.join(figure_html(f) for f in content.figures.get('per-class', []))}"
