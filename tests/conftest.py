@@ -142,3 +142,46 @@ def _no_leaked_dtype_policy():
     keras = sys.modules.get("keras")
     if keras is not None and keras.mixed_precision.global_policy().name != "float32":
         keras.mixed_precision.set_global_policy("float32")
+
+
+def run_stages(project: Path, overrides: list[str], stages) -> None:
+    """Compose params.yaml with Hydra `overrides`, then run `stages` in process in `project`."""
+    from classlens.cli import run_stage
+
+    run([sys.executable, "-m", "classlens.cli", "params", *overrides], cwd=project)
+    old = Path.cwd()
+    leaked = {k: os.environ.pop(k) for k in ("MLFLOW_TRACKING_URI", "DVC_ROOT") if k in os.environ}
+    os.chdir(project)
+    try:
+        for stage in stages:
+            run_stage(stage)
+    finally:
+        os.chdir(old)
+        os.environ.update(leaked)
+
+
+@pytest.fixture(scope="session")
+def binary_project(tmp_path_factory) -> Path:
+    """Two digit classes (0: 'digit0', 1: 'digit1' the positive) as a folder, task=binary,
+    every stage (shared, read-only)."""
+    from classlens.cli import STAGES
+    from tests.data_builders import make_folder
+
+    root = tmp_path_factory.mktemp("binary")
+    make_folder(root / "images", classes=(0, 1), per_class=40, formats=("png-L",))
+    project = copy_project(root / "project")
+    run_stages(project, ["task=binary", "data=folder", f"data.root={root / 'images'}",
+                         "data.image_size=[16,16]", "data.channels=1",
+                         "task.positive_class=digit1"], STAGES)
+    return project
+
+
+@pytest.fixture(scope="session")
+def multilabel_project(tmp_path_factory) -> Path:
+    """The embedded multi-label default (digit mosaics), task=multilabel, every stage (shared,
+    read-only)."""
+    from classlens.cli import STAGES
+
+    project = copy_project(tmp_path_factory.mktemp("multilabel") / "project")
+    run_stages(project, ["task=multilabel", "data=digits_mosaics"], STAGES)
+    return project

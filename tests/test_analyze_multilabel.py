@@ -21,7 +21,6 @@ from classlens.analysis import (build_multilabel_galleries, confidently_wrong_de
 from classlens.analysis.multilabel import certainty
 from classlens.evaluation.multilabel import multilabel_report
 from classlens.evaluation.predictions import multilabel_table
-from tests.conftest import copy_project
 
 NAMES = ["a", "b", "c"]  # c: absent from the split (no image carries it)
 THRESHOLDS = np.array([0.5, 0.4, 0.6])
@@ -200,15 +199,10 @@ def test_the_multilabel_analysis_loads_no_tensorflow():
 # ---------------------------------------------------------------- the stage
 
 
-@pytest.fixture(scope="module")
-def analyzed(tmp_path_factory) -> Path:
-    """The embedded multi-label default (digit mosaics) through analyze, in a copy."""
-    from tests.test_task_stages import _run_stages
-
-    project = copy_project(tmp_path_factory.mktemp("multilabel_analyze") / "project")
-    _run_stages(project, ["task=multilabel", "data=digits_mosaics"],
-                ["check", "prepare", "train", "predict", "evaluate", "analyze"])
-    return project
+@pytest.fixture
+def analyzed(multilabel_project) -> Path:
+    """The embedded multi-label default (digit mosaics) after every stage (conftest)."""
+    return multilabel_project
 
 
 def _arrays(project: Path):

@@ -17,8 +17,7 @@ from classlens.evaluation.predictions import multilabel_table
 from classlens.explain.selection import (label_matrix, multilabel_explanation_rows,
                                          select_multilabel_examples)
 from classlens.pipeline.explain_targets import outcomes, spread
-from tests.conftest import REPO, copy_project
-from tests.test_task_stages import _run_stages
+from tests.conftest import REPO
 
 NAMES = ["cat", "dog", "owl", "eel"]
 
@@ -185,13 +184,10 @@ def test_randomization_runs_on_a_sigmoid_model_and_restores_it():
 # ---------------------------------------------------------------- the stage, end to end
 
 
-@pytest.fixture(scope="module")
-def explained(tmp_path_factory) -> Path:
-    """The embedded multi-label default (digit mosaics), task=multilabel, through explain."""
-    project = copy_project(tmp_path_factory.mktemp("multilabel_explain") / "project")
-    _run_stages(project, ["task=multilabel", "data=digits_mosaics"],
-                ["check", "prepare", "train", "predict", "evaluate", "explain"])
-    return project
+@pytest.fixture
+def explained(multilabel_project) -> Path:
+    """The embedded multi-label default (digit mosaics) after every stage (conftest)."""
+    return multilabel_project
 
 
 def test_stage_explains_every_predicted_and_missed_label(explained):
