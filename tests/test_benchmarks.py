@@ -67,3 +67,19 @@ def test_runner_collects_a_real_benchmark_into_the_table(tmp_path):
     assert rows[0]["ours"] > 0 and rows[0]["reference"] > 0 and rows[0]["unit"] == "images/s"
     assert "| explain | gradients: batched vs tutorial one-image loop |" in proc.stdout
     assert proc.returncode == (0 if rows[0]["meets_goal"] else 1)
+
+
+@pytest.mark.slow
+def test_multilabel_benchmark_runs_small(tmp_path):
+    """benchmarks/multilabel.py on a few mosaics, one epoch: one figure with both intervals
+    (needs Fashion-MNIST in the shared Keras cache)."""
+    if not common.SHARED_KERAS_HOME.exists():
+        pytest.skip("no shared Keras cache")
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks/multilabel.py"), "--train",
+                           "256", "--val", "128", "--test", "128", "--epochs", "1",
+                           "--resamples", "20"], capture_output=True, text=True, timeout=600)
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert row["benchmark"] == "multilabel" and 0 <= row["reference"] <= 1
+    low, high = row["tuned_interval"]
+    assert low <= row["ours"] <= high and len(row["thresholds"]) == 10
+    assert proc.returncode == (0 if row["meets_goal"] else 1)
