@@ -210,3 +210,32 @@ def test_the_multilabel_default_runs_through_dvc(tmp_path):
     assert headline["f1_macro"] >= 0.9 and headline["map"] >= 0.9, headline
     found = json.loads((project / paths.ALL_METRICS).read_text())
     assert found["untuned"]["f1_macro"] <= headline["f1_macro"] + 0.02  # tuning did not hurt
+
+
+def test_the_gate_judges_multilabel_numbers_per_label(multilabel_project, tmp_path):
+    """Rules name multi-label numbers by path (mAP, every label's F1); a baseline whose mAP and
+    one label's F1 were higher fails on exactly those."""
+    import yaml
+
+    metrics = json.loads((multilabel_project / paths.ALL_METRICS).read_text())
+    baseline = json.loads(json.dumps(metrics))
+    baseline["mean_average_precision"] += 0.1
+    first = next(iter(baseline["per_class"]))
+    baseline["per_class"][first]["f1"] += 0.3
+    baseline.pop("bootstrap")  # no intervals: a drop is judged as it is, not as noise
+    (tmp_path / "baseline.json").write_text(json.dumps(baseline))
+    rules = {"baseline_rev": "main", "baseline_file": None, "noise": "warn",
+             "fail_pipeline": False,
+             "rules": [{"metric": "mean_average_precision", "max_drop": 0.05},
+                       {"metric": "per_class.*.f1", "max_drop": 0.2},
+                       {"metric": "hamming_loss", "max_drop": 0.05}]}
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"gate": rules}))
+    proc = run([sys.executable, "-m", "classlens.cli", "gate", "--metrics",
+                str(multilabel_project / paths.ALL_METRICS), "--baseline-file",
+                str(tmp_path / "baseline.json"), "--rules", str(tmp_path / "rules.yaml"),
+                "--out-dir", str(tmp_path / "gate")], cwd=multilabel_project, check=False)
+    verdict = json.loads((tmp_path / "gate" / "gate.json").read_text())
+    assert proc.returncode == 1 and verdict["verdict"] == "fail", proc.stdout
+    assert set(verdict["failed"]) == {"mean_average_precision", f"per_class.{first}.f1"}
+    rows = {row["metric"]: row for row in verdict["rows"]}
+    assert rows["hamming_loss"]["verdict"] == "pass" and len(rows) == 2 + len(metrics["per_class"])
