@@ -162,8 +162,9 @@ def run_stages(project: Path, overrides: list[str], stages) -> None:
 
 @pytest.fixture(scope="session")
 def binary_project(tmp_path_factory) -> Path:
-    """Two digit classes (0: 'digit0', 1: 'digit1' the positive) as a folder, task=binary,
-    every stage (shared, read-only)."""
+    """Two digit classes as a folder (0: 'digit0', the positive: the first class, the case
+    where the sigmoid scores class 0; 1: 'digit1'), task=binary, every stage (shared,
+    read-only)."""
     from classlens.cli import STAGES
     from tests.data_builders import make_folder
 
@@ -172,7 +173,7 @@ def binary_project(tmp_path_factory) -> Path:
     project = copy_project(root / "project")
     run_stages(project, ["task=binary", "data=folder", f"data.root={root / 'images'}",
                          "data.image_size=[16,16]", "data.channels=1",
-                         "task.positive_class=digit1"], STAGES)
+                         "task.positive_class=digit0"], STAGES)
     return project
 
 

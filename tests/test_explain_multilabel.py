@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from classlens import paths
+from classlens.errors import InputError
 from classlens.evaluation.predictions import multilabel_table
 from classlens.explain.selection import (label_matrix, multilabel_explanation_rows,
                                          select_multilabel_examples)
@@ -44,7 +45,7 @@ def _select(table, seed=1, **counts):
 def test_label_matrix_reads_label_sets_in_class_order():
     found = label_matrix(["owl|cat", "", "eel"], NAMES)
     np.testing.assert_array_equal(found, [[1, 0, 1, 0], [0, 0, 0, 0], [0, 0, 0, 1]])
-    with pytest.raises(ValueError, match="'bat'"):
+    with pytest.raises(InputError, match="predictions.csv: .*'bat'"):
         label_matrix(["cat|bat"], NAMES)
 
 

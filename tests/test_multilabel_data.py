@@ -18,7 +18,8 @@ from classlens.config import load_params, write_params
 from classlens.data.checks import check_dataset
 from classlens.data.ingest import select_per_class
 from classlens.data.options import DataConfig
-from classlens.data.prepared import (is_multilabel, label_set_names, load_classes,
+from classlens.data import label_sets
+from classlens.data.prepared import (is_multilabel, load_classes,
                                      load_fingerprint, load_manifest, load_split, write_prepared)
 from classlens.data.sources import (class_names_before_prepare, load_catalog,
                                     multilabel_before_prepare)
@@ -293,7 +294,7 @@ def test_prepared_multi_label_files_have_the_documented_layout(project):
         np.testing.assert_array_equal(part.labels, source)  # pre-split: ids keep their split
         assert rows["id"].map(lambda i: catalog.splits[by_id[i]]).eq(split).all()
         texts = [[str(c) for c in np.flatnonzero(r)] for r in source]
-        assert [label_set_names(cell) for cell in rows["labels"]] == texts
+        assert [label_sets.names(cell) for cell in rows["labels"]] == texts
         assert record["counts"][split] == {str(c): int(n) for c, n in
                                            enumerate(source.sum(axis=0))}
         assert record["no_label"][split] == int((source.sum(axis=1) == 0).sum())

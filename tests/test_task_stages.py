@@ -18,7 +18,7 @@ from tests.conftest import copy_project, run
 
 def test_binary_model_has_one_sigmoid_and_a_fitted_threshold(binary_project):
     record = json.loads((binary_project / paths.PREPROCESSING).read_text())
-    assert record["task"] == "binary" and record["positive_index"] == 1
+    assert record["task"] == "binary" and record["positive_index"] == 0
     thresholds = record["thresholds"]
     assert thresholds["rule"] == "f1" and len(thresholds["values"]) == 1
     assert 0.0 < thresholds["values"][0] < 1.0
@@ -31,7 +31,8 @@ def test_binary_predictions_are_decided_at_the_threshold(binary_project):
     probabilities = np.load(binary_project / paths.PROBABILITIES)
     assert probabilities.shape == (len(table), 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
-    expected = np.where(probabilities[:, 1] >= threshold, 1, 0)
+    # positive: digit0, class 0; its probability is column 0, the sigmoid's own output
+    expected = np.where(probabilities[:, 0] >= threshold, 0, 1)
     np.testing.assert_array_equal(table["pred"], expected)
 
 
@@ -42,10 +43,10 @@ def test_binary_metrics_match_scikit_learn_on_the_saved_predictions(binary_proje
     probabilities = np.load(binary_project / paths.PROBABILITIES)
     metrics = json.loads((binary_project / paths.ALL_METRICS).read_text())
     assert metrics["accuracy"] == pytest.approx(accuracy_score(table["true"], table["pred"]))
-    assert metrics["per_class"]["digit1"]["f1"] == pytest.approx(
-        f1_score(table["true"], table["pred"], pos_label=1))
-    assert metrics["per_class"]["digit1"]["roc_auc"] == pytest.approx(
-        roc_auc_score(table["true"], probabilities[:, 1]))
+    assert metrics["per_class"]["digit0"]["f1"] == pytest.approx(
+        f1_score(table["true"], table["pred"], pos_label=0))
+    assert metrics["per_class"]["digit0"]["roc_auc"] == pytest.approx(
+        roc_auc_score(table["true"] == 0, probabilities[:, 0]))
 
 
 def test_binary_runs_explain_and_the_report(binary_project):
@@ -133,8 +134,8 @@ def test_multilabel_table_and_confusion_files_agree(multilabel_project):
 def test_model_cards_say_how_the_model_ends_and_which_thresholds_decide(binary_project,
                                                                          multilabel_project):
     binary = (binary_project / paths.MODEL_CARD).read_text()
-    assert "one sigmoid, the probability of `digit1`" in binary
-    assert "## Decision thresholds" in binary and "| digit1 |" in binary
+    assert "one sigmoid, the probability of `digit0` (against `digit1`)" in binary
+    assert "## Decision thresholds" in binary and "| digit0 |" in binary
     assert "best F1 on the validation split" in binary
     card = (multilabel_project / paths.MODEL_CARD).read_text()
     assert "one sigmoid per label (10 labels" in card
@@ -173,13 +174,17 @@ def test_binary_evaluation_has_the_operating_point_and_the_untuned_numbers(binar
     probabilities = np.load(binary_project / paths.PROBABILITIES)
     found = json.loads((binary_project / paths.ALL_METRICS).read_text())
     point = found["operating_point"]
-    (tn, fp), (fn, tp) = confusion_matrix(table["true"], table["pred"], labels=[0, 1]).tolist()
+    # the positive class is digit0 (label 0): it is the matrix's "positive" row and column
+    (tp, fn), (fp, tn) = confusion_matrix(table["true"], table["pred"], labels=[0, 1]).tolist()
     assert (point["tp"], point["fp"], point["fn"], point["tn"]) == (tp, fp, fn, tn)
-    assert point["tpr"] == pytest.approx(tp / (tp + fn))
+    assert point["tpr"] == pytest.approx(tp / (tp + fn)) and point["positive_index"] == 0
     untuned = found["untuned"]
-    at_half = (probabilities[:, 1] >= 0.5).astype(int)
+    at_half = np.where(probabilities[:, 0] >= 0.5, 0, 1)
     assert untuned["threshold"] == 0.5
-    assert untuned["f1"] == pytest.approx(f1_score(table["true"], at_half))
+    assert untuned["f1"] == pytest.approx(f1_score(table["true"], at_half, pos_label=0))
+    report = (binary_project / paths.REPORT).read_text()
+    decisions = report.split("<section id='decisions'>")[1].split("</section>")[0]
+    assert "positive class digit0" in decisions and "true digit0" in decisions
 
 
 def test_multilabel_evaluation_has_the_untuned_numbers(multilabel_project):
@@ -239,3 +244,60 @@ def test_the_gate_judges_multilabel_numbers_per_label(multilabel_project, tmp_pa
     assert set(verdict["failed"]) == {"mean_average_precision", f"per_class.{first}.f1"}
     rows = {row["metric"]: row for row in verdict["rows"]}
     assert rows["hamming_loss"]["verdict"] == "pass" and len(rows) == 2 + len(metrics["per_class"])
+
+
+def _test_pngs(project: Path, folder: Path, n: int) -> list[Path]:
+    """The first `n` prepared test images written as PNG files (they decode to the same
+    pixels: the prepared size, no resize)."""
+    from classlens.serving.preprocessing import encode_png
+
+    images = np.load(project / paths.split_images("test"))[:n]
+    folder.mkdir()
+    files = [folder / f"{i}.png" for i in range(n)]
+    for file, image in zip(files, images):
+        file.write_bytes(encode_png(image))
+    return files
+
+
+def test_multilabel_predict_and_served_model_answer_with_the_pipelines_label_sets(
+        multilabel_project, tmp_path, monkeypatch):
+    """`classlens predict` and the logged MLflow model give, per image, the label set the
+    predict stage decided and every label's probability with its threshold."""
+    import base64
+
+    import mlflow
+
+    table = pd.read_csv(multilabel_project / paths.PREDICTIONS, keep_default_na=False)
+    files = _test_pngs(multilabel_project, tmp_path / "pngs", 6)
+    proc = run([sys.executable, "-m", "classlens.cli", "predict", "models/model.keras",
+                *map(str, files), "--format", "json", "--no-progress"], cwd=multilabel_project)
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]
+    expected = [cell.split("|") if cell else [] for cell in table["pred_labels"][:6]]
+    assert [a["labels"] for a in answers] == expected
+    record = json.loads((multilabel_project / paths.PREPROCESSING).read_text())
+    p = np.load(multilabel_project / paths.PROBABILITIES)[:6]
+    for answer, row in zip(answers, p):
+        assert [s["threshold"] for s in answer["probabilities"]] == pytest.approx(
+            record["thresholds"]["values"])
+        assert [s["probability"] for s in answer["probabilities"]] == pytest.approx(row, abs=1e-5)
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{multilabel_project / 'mlflow.db'}")
+    ref = json.loads((multilabel_project / paths.RUN_REF).read_text())
+    uri = mlflow.MlflowClient().get_run(ref["run_id"]).data.tags["classlens.model_uri"]
+    served = mlflow.pyfunc.load_model(uri)
+    frame = pd.DataFrame({"image": [base64.b64encode(f.read_bytes()).decode() for f in files]})
+    assert [r["labels"] for r in served.predict(frame)] == expected
+    assert served.metadata.signature.outputs.input_names() == ["labels", "probabilities"]
+
+
+def test_the_card_names_a_label_that_fell_back_and_why():
+    from classlens.reporting.card_task import decision_section
+
+    lines = decision_section({
+        "task": "multilabel", "class_names": ["cat", "dog"],
+        "thresholds": {"values": [0.31, 0.5], "rule": "precision", "target": 0.9,
+                       "fallback": {"1": "no positive image in the validation split"}}})
+    text = "\n".join(lines)
+    assert "the lowest threshold whose validation precision reaches 0.9" in text
+    assert "| cat | 0.31 | fitted |" in text
+    assert "| dog | 0.5 | no positive image in the validation split |" in text

@@ -147,6 +147,7 @@ def _predict(args: argparse.Namespace) -> int:
     from classlens.errors import InputError
     from classlens.serving.inputs import expand_inputs
     from classlens.serving.predictor import load_predictor
+    from classlens.task import MULTILABEL
 
     files, problems = expand_inputs(args.images)
     if not files:
@@ -157,7 +158,7 @@ def _predict(args: argparse.Namespace) -> int:
     failed = len(problems)
     width = max(len("image"), *(len(str(f)) for f in files))
     k = min(args.top_k, len(predictor.class_names))
-    multilabel = predictor.record.task == "multilabel"
+    multilabel = predictor.record.task == MULTILABEL
     if args.format == "table":
         print(f"{'image':<{width}}  {'labels (at their thresholds)':<28}  top-{k} probabilities"
               if multilabel else f"{'image':<{width}}  {'label':<12} {'prob':>7}  top-{k}")

@@ -82,3 +82,12 @@ def check_fits_data(kind: str, *, multilabel_data: bool, class_names: list[str],
                           "image: use task=multiclass, or task=binary for two classes")
     if kind == BINARY:
         positive_index(class_names, positive_class)
+
+
+def decisions(probabilities, thresholds):
+    """Binary and multi-label decisions, the one rule: (N, K) bool, True where a label's
+    probability reaches its threshold (p >= t). Every stage, figure and served answer decides
+    through this."""
+    import numpy as np
+
+    return np.asarray(probabilities) >= np.asarray(thresholds, dtype=np.float64)[None, :]

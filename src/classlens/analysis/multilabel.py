@@ -27,6 +27,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from classlens.analysis.label_issues import label_suspects
+from classlens.task import decisions
 
 IMAGE_COLUMNS = ["id", "path", "position", "true_labels", "pred_labels"]
 TOP_PARTNERS = 3
@@ -38,7 +39,7 @@ def certainty(probabilities: np.ndarray, thresholds: Sequence[float]) -> np.ndar
     room on one side: a probability there is at the threshold (0)."""
     p = np.asarray(probabilities, dtype=np.float64)
     t = np.broadcast_to(np.asarray(thresholds, dtype=np.float64)[None, :], p.shape)
-    above = p >= t
+    above = decisions(p, thresholds)  # which side of its threshold
     room = np.where(above, 1.0 - t, t)
     out = np.zeros(p.shape)
     np.divide(np.abs(p - t), room, out=out, where=room > 0)
@@ -73,7 +74,7 @@ def label_decisions(table, probabilities: np.ndarray, y_true: np.ndarray,
     n, k = p.shape
     t = np.asarray(thresholds, dtype=np.float64)
     truth = np.asarray(y_true).astype(bool)
-    predicted = p >= t[None, :]
+    predicted = decisions(p, t)
     frame = pd.DataFrame({
         "position": np.repeat(np.arange(n), k),
         "label": np.tile(np.asarray(label_names, dtype=object), n),

@@ -21,11 +21,12 @@ from typing import Sequence
 import numpy as np
 
 from classlens.analysis.galleries import Gallery, image_count
+from classlens.data import label_sets
 from classlens.formatting import plural
 from classlens.naming import file_stems, shortened
+from classlens.task import decisions
 
 TITLE_NAME_CHARS, CAPTION_SET_CHARS, CAPTION_NAME_CHARS = 32, 30, 14
-SEPARATOR = "|"  # between the names of a label set in the prediction table
 
 
 def _shown(count: int, shown: int, what: str) -> str:
@@ -67,7 +68,7 @@ def build_multilabel_galleries(table, probabilities: np.ndarray, y_true: np.ndar
     p = np.asarray(probabilities, dtype=np.float64)
     t = np.asarray(thresholds, dtype=np.float64)
     truth = np.asarray(y_true).astype(bool)
-    predicted = p >= t[None, :]
+    predicted = decisions(p, t)
     table = table.sort_values("position", kind="stable").assign(
         label="", probability=np.nan, threshold=np.nan)
     column = {name: k for k, name in enumerate(label_names)}
@@ -124,7 +125,7 @@ def build_multilabel_galleries(table, probabilities: np.ndarray, y_true: np.ndar
 
 def label_set(text: str, limit: int = CAPTION_SET_CHARS) -> str:
     """A table's "a|b|c" as "a, b, c" (cut past `limit` characters), "none" for no label."""
-    return shortened(", ".join(str(text).split(SEPARATOR)), limit) if text else "none"
+    return shortened(", ".join(label_sets.names(text)), limit) if text else "none"
 
 
 def multilabel_caption(row, kind: str) -> str:

@@ -20,12 +20,13 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
+from classlens.data.label_sets import SEPARATOR
 from classlens.errors import ConfigError, Constraint
 
 
 SPLIT_NAMES = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 # How a source's text lists an image's label set (a CSV manifest's `labels` column): "cat|dog".
-LABEL_SEPARATOR = "|"
+LABEL_SEPARATOR = SEPARATOR
 
 # What `Catalog.read` yields per image: a file to decode, or the pixels of an in-memory source.
 Item = Union[Path, np.ndarray]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from classlens.data.prepared import label_set_cell
+from classlens.data import label_sets
 from classlens.errors import InputError
 
 
@@ -72,7 +72,7 @@ def check_dataset(labels: np.ndarray, parts: dict[str, np.ndarray], class_names:
         split_of[idx] = split
     if multilabel:
         def name(i):
-            return label_set_cell(labels[i], class_names)
+            return label_sets.cell(labels[i], class_names)
     else:
         def name(i):
             return class_names[labels[i]]

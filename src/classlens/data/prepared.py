@@ -28,11 +28,11 @@ import numpy as np
 
 from classlens import paths
 from classlens.atomic import atomic_path, save_npy, write_csv, write_json
+from classlens.data import label_sets
 from classlens.data.rows import NpyRowWriter, read_rows
 from classlens.errors import InputError
 
 BATCH_BYTES = 16 << 20  # rows copied per batch when writing a split
-LABELS_SEPARATOR = "|"  # between the class names of a multi-label manifest's `labels` cell
 MANIFEST_COLUMNS = ["id", "split", "position", "label", "class", "path"]
 MULTILABEL_MANIFEST_COLUMNS = ["id", "split", "position", "labels", "path"]
 
@@ -79,7 +79,7 @@ def write_prepared(
                  labels[idx].astype(np.uint8 if multilabel else np.int64))
         for position, i in enumerate(idx):
             if multilabel:
-                rows.append((ids[i], split, position, label_set_cell(labels[i], class_names),
+                rows.append((ids[i], split, position, label_sets.cell(labels[i], class_names),
                              source_paths[i]))
             else:
                 rows.append((ids[i], split, position, int(labels[i]), class_names[labels[i]],
@@ -124,16 +124,6 @@ def no_label_counts(labels: np.ndarray, split_indices: dict[str, np.ndarray]) ->
     """{split: images carrying no label} of multi-hot (N, K) `labels`."""
     return {split: int((~labels[split_indices[split]].any(axis=1)).sum())
             for split in paths.SPLITS}
-
-
-def label_set_cell(row: np.ndarray, class_names: list[str]) -> str:
-    """A multi-hot row as the manifest's `labels` cell: names joined by "|" in class order."""
-    return LABELS_SEPARATOR.join(class_names[c] for c in np.flatnonzero(row))
-
-
-def label_set_names(cell: str) -> list[str]:
-    """A manifest `labels` cell back as class names ("" -> [])."""
-    return cell.split(LABELS_SEPARATOR) if cell else []
 
 
 def dataset_digest(prepared_dir: Path) -> str:

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from classlens.evaluation.compare import Interval, PairedChange
-from classlens.evaluation.predictions import LABEL_SEPARATOR
+from classlens.data import label_sets as cells
 
 FLIP_COLUMNS = ["id", "path", "position", "true_labels", "pred_labels_A", "pred_labels_B",
                 "gained", "lost", "n_wrong_A", "n_wrong_B"]
@@ -19,13 +19,7 @@ FLIP_COLUMNS = ["id", "path", "position", "true_labels", "pred_labels_A", "pred_
 def label_sets(column: Sequence[str], classes: Sequence[str]) -> np.ndarray:
     """"a|b" cells -> (N, K) bool over `classes` (names outside it are ignored: the other run's
     labels that this one does not know cannot be scored)."""
-    index = {name: i for i, name in enumerate(classes)}
-    out = np.zeros((len(column), len(classes)), dtype=bool)
-    for row, cell in enumerate(column):
-        for name in filter(None, str(cell).split(LABEL_SEPARATOR)):
-            if name in index:
-                out[row, index[name]] = True
-    return out
+    return cells.matrix(column, classes, unknown="ignore")
 
 
 def joined_label_sets(table_a, table_b):
@@ -37,16 +31,9 @@ def joined_label_sets(table_a, table_b):
     if joined.empty:
         raise ValueError("the two prediction tables share no image ids (different test sets?)")
 
-    def names(cell) -> list[str]:
-        return [n for n in str(cell).split(LABEL_SEPARATOR) if n]
-
-    def difference(x, y) -> str:
-        return LABEL_SEPARATOR.join(n for n in names(x) if n not in set(names(y)))
-
-    joined["gained"] = [difference(b, a) for a, b in zip(joined["pred_labels_A"],
-                                                          joined["pred_labels_B"])]
-    joined["lost"] = [difference(a, b) for a, b in zip(joined["pred_labels_A"],
-                                                        joined["pred_labels_B"])]
+    pairs = list(zip(joined["pred_labels_A"], joined["pred_labels_B"]))
+    joined["gained"] = [cells.difference(b, a) for a, b in pairs]
+    joined["lost"] = [cells.difference(a, b) for a, b in pairs]
     return joined
 
 

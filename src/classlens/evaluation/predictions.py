@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from classlens.data import label_sets
+from classlens.evaluation.thresholds import apply_thresholds
+
 COLUMNS = ["id", "path", "position", "true", "true_label", "pred", "pred_label", "confidence",
            "correct", "margin", "entropy", "loss"]
 # Per-sample loss clips p(true) at float64 eps, as scikit-learn's log_loss: the mean of the
 # `loss` column is the evaluate stage's `log_loss`.
 _EPS = np.finfo(np.float64).eps
-LABEL_SEPARATOR = "|"  # between the names of a label set, as in a multi-label manifest
 MULTILABEL_COLUMNS = ["id", "path", "position", "true_labels", "pred_labels", "missed",
                       "extra", "n_true", "n_pred", "n_wrong", "correct", "loss"]
 
@@ -80,10 +82,6 @@ def two_columns(p_positive: np.ndarray, *, positive: int) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def _names(rows: np.ndarray, names: np.ndarray) -> list[str]:
-    return [LABEL_SEPARATOR.join(names[np.flatnonzero(row)]) for row in rows]
-
-
 def multilabel_table(*, ids: list[str], source_paths: list[str], y_true: np.ndarray,
                      probabilities: np.ndarray, thresholds, class_names: list[str]):
     """The multi-label prediction table (`MULTILABEL_COLUMNS`): per image its true and predicted
@@ -94,18 +92,17 @@ def multilabel_table(*, ids: list[str], source_paths: list[str], y_true: np.ndar
     import pandas as pd
 
     y_true = np.asarray(y_true).astype(bool)
-    y_pred = np.asarray(probabilities) >= np.asarray(thresholds)[None, :]  # as evaluate decides
+    y_pred = apply_thresholds(probabilities, thresholds).astype(bool)  # as evaluate decides
     p = np.clip(np.asarray(probabilities, dtype=np.float64), _EPS, 1 - _EPS)  # for the loss
-    names = np.asarray(class_names, dtype=object)
     missed, extra = y_true & ~y_pred, y_pred & ~y_true
     return pd.DataFrame({
         "id": ids,
         "path": source_paths,
         "position": np.arange(len(ids)),
-        "true_labels": _names(y_true, names),
-        "pred_labels": _names(y_pred, names),
-        "missed": _names(missed, names),
-        "extra": _names(extra, names),
+        "true_labels": label_sets.cells(y_true, class_names),
+        "pred_labels": label_sets.cells(y_pred, class_names),
+        "missed": label_sets.cells(missed, class_names),
+        "extra": label_sets.cells(extra, class_names),
         "n_true": y_true.sum(axis=1),
         "n_pred": y_pred.sum(axis=1),
         "n_wrong": (missed | extra).sum(axis=1),

@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from classlens.errors import Constraint, InputError, one_of
+from classlens.task import decisions
 
 _TIE = 1e-12  # F1 values this close count as equal (they come from float divisions)
 
@@ -121,7 +122,7 @@ def apply_thresholds(probabilities: np.ndarray, values: Sequence[float]) -> np.n
     if probabilities.ndim != 2 or values.shape != (probabilities.shape[1],):
         raise ValueError(f"values must hold one threshold per column of probabilities "
                          f"{probabilities.shape}; received {values.shape[0] if values.ndim else 0}")
-    return (probabilities >= values).astype(np.uint8)
+    return decisions(probabilities, values).astype(np.uint8)
 
 
 def check_multilabel(y_true, probabilities, *, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:

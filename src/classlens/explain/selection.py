@@ -56,16 +56,9 @@ def label_matrix(column, class_names) -> np.ndarray:
     """A column of label sets (names joined by "|", "" for none) as (N, K) bool in class order
     (scikit-learn's MultiLabelBinarizer); a name not in `class_names` is a ValueError, not a
     label silently dropped."""
-    from sklearn.preprocessing import MultiLabelBinarizer
+    from classlens.data import label_sets
 
-    from classlens.evaluation.predictions import LABEL_SEPARATOR
-
-    sets = [[name for name in str(text).split(LABEL_SEPARATOR) if name] for text in column]
-    unknown = sorted({name for names in sets for name in names} - set(class_names))
-    if unknown:
-        raise ValueError(f"label sets must name labels of {list(class_names)}; received "
-                         f"{unknown[:5]}")
-    return MultiLabelBinarizer(classes=list(class_names)).fit_transform(sets).astype(bool)
+    return label_sets.matrix(column, class_names, source="data/predictions/predictions.csv")
 
 
 def select_multilabel_examples(table, *, class_names, n_misclassified: int, n_correct: int,

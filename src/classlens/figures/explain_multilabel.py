@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from classlens.data import label_sets
 from classlens.figures.explain import colour_bar, image_rgb, overlay_rgb
 from classlens.figures.panels import Column, Section, panel_figure, short
 
@@ -42,10 +43,10 @@ def label_header(label: str, what: str, probability: float, threshold: float) ->
     return f"{short(label, 10)}\n{what}\np {probability:.2f} t {threshold:.2f}"
 
 
-def label_set_title(true_labels: str, pred_labels: str, *, separator: str = "|") -> str:
+def label_set_title(true_labels: str, pred_labels: str) -> str:
     """A block's title: the image's true and predicted label sets ("none" for an empty set)."""
     def names(text):
-        found = [short(n, 16) for n in str(text).split(separator) if n]
+        found = [short(n, 16) for n in label_sets.names(text)]
         return SEPARATOR.join(found) if found else "none"
 
     title = f"true: {names(true_labels)}    predicted: {names(pred_labels)}"

@@ -24,7 +24,7 @@ from classlens.errors import ConfigError, InputError
 from classlens.models.files import load_keras_file
 from classlens.models.backbones import BACKBONE_LAYER
 from classlens.models.options import SCALINGS
-from classlens.task import MULTICLASS, output_activation, output_units
+from classlens.task import MULTICLASS, output_activation, output_units, sigmoid_output
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 # SCALINGS: input_scaling -> (scale, offset) applied to 0..255 pixels (keras.layers.Rescaling)
@@ -74,14 +74,14 @@ def load_provided(
     scale, offset = SCALINGS[input_scaling]
     scaled = np.asarray(sample, dtype=np.float32) * scale + offset
     raw_out = np.asarray(user.predict(scaled, verbose=0), dtype=np.float64)
-    kind = output if output != "auto" else _detect_output(user, raw_out)
+    kind = output if output != "auto" else _detect_output(user, raw_out, task=task)
     activation = output_activation(task)
     if kind != "logits" and kind != activation:
         raise InputError(
             f"{path}: ends in a {kind}, but task.kind {task!r} needs "
             f"{'one sigmoid per output' if activation == 'sigmoid' else 'a softmax'}; give a "
             f"model that ends in a {activation} (or its logits, with model.output=logits), or "
-            f"use task={'multiclass' if kind == 'softmax' else 'multilabel'}")
+            f"use task={'multiclass' if kind == 'softmax' else _sigmoid_task(raw_out)}")
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(scale, offset, name="input_scaling")(inputs)
@@ -148,6 +148,11 @@ def _check_against_data(model: keras.Model, path: str, *, input_shape: tuple[int
         )
 
 
+def _sigmoid_task(outputs: np.ndarray) -> str:
+    """The task a sigmoid file fits: binary with one output, multilabel with several."""
+    return "binary" if outputs.shape[-1] == 1 else "multilabel"
+
+
 def _final_activation(layer) -> str | None:
     """"softmax" or "sigmoid" when `layer` ends in one, else None."""
     if isinstance(layer, layers.Softmax):
@@ -160,9 +165,10 @@ def _final_activation(layer) -> str | None:
     return None
 
 
-def _detect_output(model: keras.Model, outputs: np.ndarray) -> str:
+def _detect_output(model: keras.Model, outputs: np.ndarray, *, task: str = MULTICLASS) -> str:
     """softmax, sigmoid or logits: the last layer's activation when it says, else the numbers
-    (rows of probabilities summing to 1: softmax; every value in [0, 1]: sigmoid)."""
+    (rows of probabilities summing to 1: softmax; under a sigmoid task, every value in [0, 1]:
+    sigmoid — under multiclass such values are taken as logits, as before sigmoid tasks)."""
     last = model.layers[-1] if model.layers else None
     if last is not None and _final_activation(last):
         return _final_activation(last)
@@ -173,7 +179,8 @@ def _detect_output(model: keras.Model, outputs: np.ndarray) -> str:
         return "logits"
     if (outputs >= 0).all() and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3):
         return "softmax"
-    return "sigmoid" if ((outputs >= 0) & (outputs <= 1)).all() else "logits"
+    in_unit_range = ((outputs >= 0) & (outputs <= 1)).all()
+    return "sigmoid" if sigmoid_output(task) and in_unit_range else "logits"
 
 
 def _renamed(model: keras.Model) -> keras.Model:

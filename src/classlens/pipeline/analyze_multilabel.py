@@ -43,6 +43,7 @@ from classlens.errors import InputError
 from classlens.evaluation import results
 from classlens.evaluation.predictions import MULTILABEL_COLUMNS, read_array
 from classlens.serving.preprocessing import PreprocessingRecord
+from classlens.task import decisions
 from classlens.tracking.log import log_image_table, log_metrics, log_table, replace_artifacts
 from classlens.tracking.runs import stage_run
 
@@ -63,13 +64,13 @@ def _inputs(table, classes: list[str]):
         raise InputError(f"{paths.PREDICTIONS}: {n} rows but the prepared test labels are "
                          f"{y_true.shape}; re-run `dvc repro predict`")
     probabilities = read_array(paths.PROBABILITIES, shape=(n, k))
-    thresholds = np.asarray(PreprocessingRecord.read(paths.PREPROCESSING).thresholds["values"],
+    thresholds = np.asarray(PreprocessingRecord.read(paths.PREPROCESSING).threshold_values,
                             dtype=np.float64)
     if thresholds.shape != (k,):
         raise InputError(f"{paths.PREPROCESSING}: key 'thresholds.values' must hold {k} "
                          f"thresholds (one per label); received {len(thresholds)}; re-run "
                          "`dvc repro train`")
-    if ((probabilities >= thresholds[None, :]).sum(axis=1) != table["n_pred"].to_numpy()).any():
+    if (decisions(probabilities, thresholds).sum(axis=1) != table["n_pred"].to_numpy()).any():
         raise InputError(f"{paths.PREDICTIONS}: its predicted label sets differ from "
                          f"{paths.PROBABILITIES} at the thresholds of {paths.PREPROCESSING}; "
                          "re-run `dvc repro predict`")

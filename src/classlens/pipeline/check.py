@@ -14,11 +14,9 @@ from __future__ import annotations
 from classlens import paths
 from classlens.atomic import write_json
 from classlens.config import Config
-from classlens.data.sources import (check_location,
+from classlens.data.sources import (LISTED_SOURCES, check_location,
                                     class_names_before_prepare, multilabel_before_prepare)
 from classlens.task import BINARY, check_fits_data
-
-LISTED_SOURCES = ("folder", "csv", "idx")  # their classes are known only by listing the files
 from classlens.tracking.store import use_store
 
 # The file's whole content (constant on purpose: see the module docstring).

@@ -57,10 +57,11 @@ def run(cfg: Config) -> None:
     if record is not None and record.task == BINARY:  # the fitted threshold's 2x2 with its rates, and what 0.5 gives
         positive = record.positive_index
         is_positive = (table["true"].to_numpy() == positive)[:, None]
-        threshold = record.thresholds["values"][0]
+        threshold = record.threshold_values[0]
         point = binary_operating_point(is_positive[:, 0], probabilities[:, positive], threshold)
-        metrics.averages["operating_point"] = {
-            k: v for k, v in point.to_json().items() if k != "undefined"}
+        metrics.averages["operating_point"] = {  # positive_index: which class it counts
+            "positive_index": positive,
+            **{k: v for k, v in point.to_json().items() if k != "undefined"}}
         metrics.undefined.update({f"operating_point.{k}": why
                                   for k, why in point.undefined.items()})
         metrics.averages[UNTUNED] = at_fixed_threshold(is_positive,

@@ -37,6 +37,7 @@ from classlens.naming import class_keys, file_stems
 from classlens.serving.preprocessing import PreprocessingRecord
 from classlens.tracking.log import log_for_compare, log_metrics, log_table, replace_artifacts
 from classlens.tracking.naming import classification_metrics
+from classlens.task import decisions
 from classlens.tracking.runs import stage_run
 
 MISSED, NONE = "(missed)", "(none)"  # confusion.csv's stand-ins for "no label"
@@ -51,13 +52,13 @@ def run(cfg: Config, table) -> None:
         raise InputError(f"{paths.PREDICTIONS}: {len(table)} rows but the prepared test labels "
                          f"are {y_true.shape}; re-run `dvc repro predict`")
     probabilities = read_array(paths.PROBABILITIES, shape=(len(table), len(classes)))
-    thresholds = PreprocessingRecord.read(paths.PREPROCESSING).thresholds["values"]
+    thresholds = PreprocessingRecord.read(paths.PREPROCESSING).threshold_values
     ev = cfg.evaluate
     report = multilabel_report(y_true, probabilities, thresholds, label_names=classes,
                                bootstrap_resamples=ev.bootstrap_resamples, ci_level=ev.ci_level,
                                seed=ev.bootstrap_seed, calibration_bins=ev.calibration_bins)
     per_label = pd.DataFrame(report.per_label_rows()).rename(columns={"label": "class"})
-    y_pred = probabilities >= np.asarray(thresholds)[None, :]
+    y_pred = decisions(probabilities, thresholds)
     pooled = reliability_bins(probabilities.ravel(), y_true.ravel(),
                               n_bins=ev.calibration_bins)
     cross = report.cross_label_json()

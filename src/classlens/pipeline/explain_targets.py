@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from classlens import paths
-from classlens.evaluation.predictions import LABEL_SEPARATOR, read_array
+from classlens.data import label_sets
+from classlens.evaluation.predictions import read_array
 from classlens.explain.selection import (explanation_rows, multilabel_explanation_rows,
                                          select_examples, select_multilabel_examples)
 from classlens.formatting import plural
@@ -34,7 +35,7 @@ def choose(table, ecfg, *, seed: int, record, multilabel: bool):
         chosen = select_multilabel_examples(table, class_names=names, **counts)
         rows = multilabel_explanation_rows(chosen, class_names=names,
                                            probabilities=probabilities,
-                                           thresholds=record.thresholds["values"])
+                                           thresholds=record.threshold_values)
     return chosen, rows.assign(row=np.arange(len(rows)))
 
 
@@ -69,7 +70,7 @@ def outcomes(rows) -> list[str]:
     """Per multi-label row: what happened to its label (`predicted`, `extra`, `missed`)."""
     from classlens.figures.explain_multilabel import outcome
 
-    return [outcome(kind, true=label in str(true).split(LABEL_SEPARATOR))
+    return [outcome(kind, true=label in label_sets.names(true))
             for kind, label, true in zip(rows["target_kind"], rows["target_label"],
                                          rows["true_label"])]
 

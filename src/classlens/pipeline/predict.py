@@ -43,15 +43,16 @@ def run(cfg: Config) -> None:
     probabilities = predict_probabilities(model, test.images, batch_size=cfg.predict.batch_size)
     if probabilities.shape[1] != output_units(record.task, len(classes)):
         raise InputError(
-            f"{paths.MODEL}: outputs {probabilities.shape[1]} scores but {paths.CLASSES} lists "
-            f"{len(classes)} classes; retrain (`dvc repro train`)"
+            f"{paths.MODEL}: outputs {probabilities.shape[1]} scores, but a {record.task} model "
+            f"of the {len(classes)} classes in {paths.CLASSES} has "
+            f"{output_units(record.task, len(classes))}; retrain (`dvc repro train`)"
         )
     val_probabilities = predict_probabilities(model, val.images,
                                               batch_size=cfg.predict.batch_size)
     where = {"ids": rows["id"].tolist(), "source_paths": rows["path"].tolist()}
     if record.task == MULTILABEL:
         table = multilabel_table(**where, y_true=test.labels, probabilities=probabilities,
-                                 thresholds=record.thresholds["values"], class_names=classes)
+                                 thresholds=record.threshold_values, class_names=classes)
     else:
         pred = None
         if record.task == BINARY:
@@ -59,7 +60,7 @@ def run(cfg: Config) -> None:
             probabilities, val_probabilities = (two_columns(p, positive=positive)
                                                 for p in (probabilities, val_probabilities))
             pred = binary_decisions(probabilities, positive=positive,
-                                    threshold=record.thresholds["values"][0])
+                                    threshold=record.threshold_values[0])
         table = prediction_table(**where, y_true=test.labels, probabilities=probabilities,
                                  class_names=classes, top_k=cfg.predict.top_k, pred=pred)
     with atomic_dir(paths.PREDICTIONS_DIR) as out:

@@ -7,8 +7,8 @@ from dataclasses import asdict
 from classlens import paths
 from classlens.atomic import atomic_files, save_figure, write_csv
 from classlens.config import BackboneOptions, Config
-from classlens.data.prepared import (cache_in_memory, load_classes, load_fingerprint,
-                                     load_split)
+from classlens.data.prepared import (cache_in_memory, is_multilabel, load_classes,
+                                     load_fingerprint, load_split)
 from classlens.errors import ConfigError
 from classlens.task import BINARY, check_fits_data, positive_index, sigmoid_output
 from classlens.tracking.log import (epoch_metrics_callback, log_data_report, log_dataset,
@@ -25,7 +25,7 @@ def run(cfg: Config) -> None:
                   for s in ("train", "val"))
     fingerprint = load_fingerprint()
     kind = cfg.task.kind
-    check_fits_data(kind, multilabel_data=bool(fingerprint.get("multilabel")),
+    check_fits_data(kind, multilabel_data=is_multilabel(),
                     class_names=classes, positive_class=cfg.task.positive_class)
 
     from classlens.figures import training as figures
@@ -142,7 +142,7 @@ def _fit_thresholds(model, images, y_val, cfg: Config):
     from classlens.evaluation.thresholds import fit_thresholds
     from classlens.models.inference import predict_probabilities
 
-    probabilities = predict_probabilities(model, images, batch_size=cfg.predict.batch_size)
+    probabilities = predict_probabilities(model, images, batch_size=cfg.train.batch_size)
     return fit_thresholds(y_val.reshape(len(y_val), -1), probabilities,
                           rule=cfg.task.threshold_rule, target=cfg.task.threshold_target,
                           value=cfg.task.threshold)

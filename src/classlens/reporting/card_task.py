@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from classlens.task import BINARY, MULTICLASS, MULTILABEL
 from classlens.formatting import format_value
 from classlens.naming import markdown_code, markdown_text
 
@@ -14,11 +15,11 @@ def _compact(value: Any) -> str:
 
 
 ENDINGS = {
-    "multiclass": lambda classes, record: f"a softmax over {len(classes)} classes",
-    "binary": lambda classes, record: (
+    MULTICLASS: lambda classes, record: f"a softmax over {len(classes)} classes",
+    BINARY: lambda classes, record: (
         f"one sigmoid, the probability of {markdown_code(classes[record.get('positive_index', 1)])}"
         f" (against {markdown_code(classes[1 - record.get('positive_index', 1)])})"),
-    "multilabel": lambda classes, record: (
+    MULTILABEL: lambda classes, record: (
         f"one sigmoid per label ({len(classes)} labels, any number per image)"),
 }
 RULE_WORDS = {
@@ -37,7 +38,7 @@ def decision_section(preprocessing: dict[str, Any]) -> list[str]:
         return []
     classes = list(preprocessing["class_names"])
     names = ([classes[preprocessing.get("positive_index", 1)]]
-             if preprocessing.get("task") == "binary" else classes)
+             if preprocessing.get("task") == BINARY else classes)
     rule = RULE_WORDS.get(thresholds.get("rule"), str(thresholds.get("rule")))
     fallback = {int(k): v for k, v in (thresholds.get("fallback") or {}).items()}
     lines = ["## Decision thresholds", "",

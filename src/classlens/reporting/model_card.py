@@ -25,6 +25,7 @@ from classlens.formatting import format_value
 from classlens.naming import markdown_code, markdown_text
 from classlens.reporting.card_task import ENDINGS, decision_section
 from classlens.reporting.model_summary import ModelSummary
+from classlens.task import MULTICLASS, MULTILABEL
 
 EVALUATION_BEGIN = "<!-- classlens:evaluation:begin -->"
 EVALUATION_END = "<!-- classlens:evaluation:end -->"
@@ -60,7 +61,7 @@ def render_card(
             Keras model's name on `data_source`.
     """
     classes = list(preprocessing["class_names"])
-    task = preprocessing.get("task", "multiclass")
+    task = preprocessing.get("task", MULTICLASS)
     counts = fingerprint.get("counts", {})
     splits = [s for s in ("train", "val", "test") if s in counts]
     images = fingerprint.get("images") or {s: sum(counts[s].values()) for s in splits}
@@ -117,7 +118,7 @@ def render_card(
             f"{s} {fingerprint['no_label'].get(s, 0):,}" for s in splits) + "; the table "
            "counts the images carrying each label." if "no_label" in fingerprint else ""),
         "",
-        f"| {'label' if task == 'multilabel' else 'class'} | " + " | ".join(splits) + " |",
+        f"| {'label' if task == MULTILABEL else 'class'} | " + " | ".join(splits) + " |",
         "|---|" + "---:|" * len(splits),
         *(f"| {markdown_text(name)} | "
           + " | ".join(str(counts[s].get(name, 0)) for s in splits) + " |"
@@ -138,7 +139,7 @@ def render_card(
         "## Intended use and limits",
         "",
         (f"Tags images with any of the {len(classes)} labels above (or none). "
-         if task == "multilabel" else
+         if task == MULTILABEL else
          f"Classifies images into the {len(classes)} classes above. ") + "It has only seen images like "
         f"its {markdown_code(data_source)} training data; images of other kinds, sizes or colour "
         "conventions "

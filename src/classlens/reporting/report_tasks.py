@@ -100,11 +100,9 @@ def decisions_html(m: Metrics) -> Optional[str]:
 
 
 def _positive_class(m: Metrics, point: dict) -> str:
-    """The class whose support is the operating point's positives (TP + FN)."""
-    positives = (point.get("tp") or 0) + (point.get("fn") or 0)
+    """The class the operating point counts as positive (per_class is in class order)."""
     names = list(m.per_class)
-    matching = [n for n in names if m.per_class[n].get("support") == positives]
-    return matching[-1] if matching else names[-1]
+    return names[int(point.get("positive_index", 1))]
 
 
 def _n(value) -> str:

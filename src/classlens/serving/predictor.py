@@ -30,7 +30,7 @@ from classlens.errors import InputError
 from classlens.evaluation.predictions import binary_decisions, two_columns
 from classlens.models.files import load_keras_file
 from classlens.serving.preprocessing import ImageSource, PreprocessingRecord, load_image
-from classlens.task import BINARY, MULTILABEL, output_units
+from classlens.task import BINARY, MULTILABEL, decisions, output_units
 
 DEFAULT_TOP_K = 5
 DEFAULT_BATCH_SIZE = 64
@@ -60,15 +60,16 @@ def decide(probabilities: np.ndarray, record: PreprocessingRecord, *, top_k: int
     label set at each label's threshold with every label's probability (multilabel)."""
     names = record.class_names
     if record.task == MULTILABEL:
-        thresholds = [float(t) for t in record.thresholds["values"]]
-        return [{"labels": [n for n, p, t in zip(names, row, thresholds) if p >= t],
+        thresholds = record.threshold_values
+        chosen = decisions(probabilities, thresholds)
+        return [{"labels": [n for n, yes in zip(names, picked) if yes],
                  "probabilities": [{"label": n, "probability": float(p), "threshold": t}
                                    for n, p, t in zip(names, row, thresholds)]}
-                for row in np.asarray(probabilities, dtype=np.float64)]
+                for row, picked in zip(np.asarray(probabilities, dtype=np.float64), chosen)]
     results = rank_classes(probabilities, names, top_k=top_k)
     if record.task == BINARY:
         decided = binary_decisions(probabilities, positive=record.positive_index,
-                                   threshold=record.thresholds["values"][0])
+                                   threshold=record.threshold_values[0])
         for result, row, i in zip(results, np.asarray(probabilities, np.float64), decided):
             result.update(label=names[i], probability=float(row[i]))
     return results

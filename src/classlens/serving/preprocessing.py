@@ -40,7 +40,7 @@ from classlens.data.conform import (DEFAULT_MAX_PIXELS, INTERPOLATIONS, RESIZE_M
                                     ConformSpec, SkipImage, conform_file, conform_stream,
                                     pixel_limit)
 from classlens.errors import InputError
-from classlens.task import KINDS, MULTICLASS, sigmoid_output
+from classlens.task import BINARY, KINDS, MULTICLASS, output_units, sigmoid_output
 
 FORMAT = "classlens.preprocessing/2"
 OLD_FORMAT = "classlens.preprocessing/1"  # Keras-style resize flags; read and translated
@@ -86,9 +86,32 @@ class PreprocessingRecord:
         if self.task not in KINDS:
             raise InputError(f"preprocessing record: task must be one of {list(KINDS)}; "
                              f"received {self.task!r}")
-        if sigmoid_output(self.task) and not isinstance(self.thresholds, dict):
-            raise InputError(f"preprocessing record: a {self.task} model needs its fitted "
-                             "thresholds; retrain with `dvc repro train`")
+        if sigmoid_output(self.task):
+            self._check_decisions()
+
+    def _check_decisions(self) -> None:
+        """A binary or multi-label record holds its fitted thresholds (one per output: 1 for
+        binary, one per class for multilabel) and binary's positive class (0 or 1)."""
+        from classlens.evaluation.thresholds import Thresholds
+
+        where = "preprocessing record: key 'thresholds'"
+        if not isinstance(self.thresholds, dict):
+            raise InputError(f"{where}: a {self.task} model needs its fitted thresholds; "
+                             "retrain with `dvc repro train`")
+        values = Thresholds.from_json(self.thresholds, source=where).values
+        want = output_units(self.task, len(self.class_names))
+        if len(values) != want:
+            raise InputError(f"{where}.values must hold {want} threshold(s) for a {self.task} "
+                             f"model of {len(self.class_names)} classes; received {len(values)}")
+        if self.task == BINARY and self.positive_index not in (0, 1):
+            raise InputError("preprocessing record: key 'positive_index' must be 0 or 1 for a "
+                             f"binary model; received {self.positive_index!r}")
+
+    @property
+    def threshold_values(self) -> list[float]:
+        """Each output's decision threshold (binary: the positive class's; multilabel: one per
+        class); empty for multiclass (the top class decides)."""
+        return [float(v) for v in self.thresholds["values"]] if self.thresholds else []
 
     @property
     def color_mode(self) -> str:
@@ -125,6 +148,8 @@ class PreprocessingRecord:
             return cls(**{k: v for k, v in raw.items() if k in names})
         except TypeError as err:
             raise InputError(f"{source}: incomplete preprocessing record ({err})") from None
+        except InputError as err:  # name the file, not "preprocessing record"
+            raise InputError(str(err).replace("preprocessing record", source, 1)) from None
 
     @classmethod
     def read(cls, path: str | Path) -> "PreprocessingRecord":

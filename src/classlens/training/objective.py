@@ -4,7 +4,8 @@ provided model's scoring row all agree.
 
 - multiclass: sparse categorical cross-entropy on integer labels; `accuracy` = top-1 accuracy.
 - binary: binary cross-entropy on (N, 1) float targets (1 = the positive class); `accuracy` at
-  0.5 (the fitted threshold comes after training, from the validation split).
+  0.5 (above 0.5 is positive, as Keras' BinaryAccuracy; the fitted threshold comes after
+  training, from the validation split).
 - multilabel: binary cross-entropy per label on (N, K) float targets; `accuracy` = label accuracy
   at 0.5 (1 - Hamming loss), and `map`, Keras' PR-AUC averaged over labels (mean average
   precision, threshold-free, interpolated over 200 thresholds).
@@ -52,7 +53,7 @@ def metrics(kind: str) -> list:
 def accuracy(probabilities: np.ndarray, y: np.ndarray, kind: str) -> float:
     """`accuracy` as `metrics` defines it, from NumPy arrays (a provided model's scoring row)."""
     if sigmoid_output(kind):
-        return float(((probabilities >= 0.5) == (y >= 0.5)).mean())
+        return float(((probabilities > 0.5) == (y > 0.5)).mean())
     return float((probabilities.argmax(axis=1) == y).mean())
 
 
@@ -63,7 +64,7 @@ def hits(probabilities, y, kind: str):
     import tensorflow as tf
 
     if sigmoid_output(kind):
-        right = tf.equal(probabilities >= 0.5, tf.cast(y, tf.float32) >= 0.5)
+        right = tf.equal(probabilities > 0.5, tf.cast(y, tf.float32) > 0.5)
     else:
         right = tf.equal(tf.argmax(probabilities, axis=1, output_type=tf.int64),
                          tf.cast(y, tf.int64))

@@ -90,6 +90,9 @@ SOURCES: dict[str, Callable[[DataConfig], Catalog]] = {
     "digits_mosaics": _digits_mosaics,
     "fashion_mnist_mosaics": _fashion_mnist_mosaics,
 }
+# sources of files whose classes are known only by listing them (folder names, manifest rows,
+# IDX labels): what `check` must not do on every params change
+LISTED_SOURCES = ("folder", "csv", "idx")
 # The class names of the sources that know them without listing anything.
 KNOWN_CLASS_NAMES: dict[str, list[str]] = {
     **KERAS_DATASETS,

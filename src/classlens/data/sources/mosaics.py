@@ -103,10 +103,10 @@ def compose(images: np.ndarray, tiles: np.ndarray, *, index: int = 0) -> np.ndar
     _, h, w, c = images.shape
     noise = np.random.default_rng([MOSAIC_SEED, index])
     mosaic = noise.integers(0, BLANK_NOISE, (GRID * h, GRID * w, c)).astype(images.dtype)
-    for slot, index in enumerate(tiles):
-        if index >= 0:
+    for slot, tile in enumerate(tiles):
+        if tile >= 0:
             row, col = divmod(slot, GRID)
-            mosaic[row * h:(row + 1) * h, col * w:(col + 1) * w] = images[index]
+            mosaic[row * h:(row + 1) * h, col * w:(col + 1) * w] = images[tile]
     return mosaic
 
 
