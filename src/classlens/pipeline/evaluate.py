@@ -19,7 +19,7 @@ from classlens.evaluation.class_order import class_order
 from classlens.evaluation.classification import ClassificationReport, classify
 from classlens.evaluation.curves import curve_tables
 from classlens.evaluation.multilabel import binary_operating_point
-from classlens.evaluation.predictions import read_array, read_predictions
+from classlens.evaluation.predictions import binary_decisions, read_array, read_predictions
 from classlens.evaluation.untuned import UNTUNED, at_fixed_threshold
 from classlens.serving.preprocessing import PreprocessingRecord
 from classlens.task import BINARY
@@ -42,22 +42,25 @@ def run(cfg: Config) -> None:
     val_probabilities = read_array(paths.VAL_PROBABILITIES, shape=(None, len(classes)))
     val_labels = read_array(paths.VAL_LABELS, shape=(len(val_probabilities),))
     ev = cfg.evaluate
+    record = (PreprocessingRecord.read(paths.PREPROCESSING) if paths.PREPROCESSING.exists()
+              else None)  # predictions scored without the pipeline's model: multi-class
+    binary = record is not None and record.task == BINARY
+    if binary:  # decided at the fitted threshold, from the probabilities as multi-class is
+        positive, threshold = record.positive_index, record.threshold_values[0]
+        decided = binary_decisions(probabilities, positive=positive, threshold=threshold)
     report = classify(table["true"].to_numpy(), probabilities, classes, top_k=ev.top_k,
                       bootstrap_resamples=ev.bootstrap_resamples,
                       bootstrap_seed=ev.bootstrap_seed, bootstrap_level=ev.ci_level,
                       val_true=val_labels, val_probabilities=val_probabilities,
-                      calibration_bins=ev.calibration_bins, y_pred=table["pred"].to_numpy())
+                      calibration_bins=ev.calibration_bins,
+                      y_pred=decided if binary else None)
     per_class = pd.DataFrame(report.per_class_rows())
     records = pd.DataFrame({"actual": table["true_label"], "predicted": table["pred_label"]})
     order = class_order(report.confusion_normalized, ev.confusion_order)
 
     metrics = report.results()
-    record = (PreprocessingRecord.read(paths.PREPROCESSING) if paths.PREPROCESSING.exists()
-              else None)  # predictions scored without the pipeline's model: multi-class
-    if record is not None and record.task == BINARY:  # the fitted threshold's 2x2 with its rates, and what 0.5 gives
-        positive = record.positive_index
+    if binary:  # the fitted threshold's 2x2 with its rates, and what 0.5 gives
         is_positive = (table["true"].to_numpy() == positive)[:, None]
-        threshold = record.threshold_values[0]
         point = binary_operating_point(is_positive[:, 0], probabilities[:, positive], threshold)
         metrics.averages["operating_point"] = {  # positive_index: which class it counts
             "positive_index": positive,
