@@ -134,7 +134,8 @@ def keras_contract(name: str) -> None:
     print("contract kept")
 
 
-@pytest.mark.parametrize("name", sorted(KERAS_CACHE))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)  # 6 s: 70,000 planned
+                                  if n == "fashion_mnist_mosaics" else n for n in sorted(KERAS_CACHE)])
 def test_keras_dataset_source_lists_and_reads_a_catalog(name):
     home = Path(os.environ.get("KERAS_HOME", SHARED_KERAS_HOME))
     if not (home / "datasets" / KERAS_CACHE[name]).exists():

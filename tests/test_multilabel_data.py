@@ -331,6 +331,7 @@ KERAS_HOME = Path(os.environ.get("CLASSLENS_DATASETS", REPO.parent / "shared" / 
                   ) / "keras-home"
 
 
+@pytest.mark.slow  # a fresh process reading 70,000 Fashion-MNIST images
 @pytest.mark.skipif(not (KERAS_HOME / "datasets" / "fashion-mnist").is_dir(),
                     reason=f"{KERAS_HOME} has no Fashion-MNIST (the shared Keras cache)")
 def test_fashion_mnist_mosaics_take_test_tiles_from_the_test_images_only():

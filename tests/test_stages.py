@@ -16,7 +16,7 @@ import yaml
 
 from classlens import paths
 from tests.conftest import run
-from tests.helpers import modules_loaded, one_line_error, stages_code, tensorflow_modules
+from tests.helpers import one_line_error
 
 
 def _in(project: Path, rel: Path) -> Path:
@@ -141,12 +141,6 @@ def test_mlflow_accuracy_is_the_test_accuracy(trained_project):
     assert logged["test/f1_macro"] == pytest.approx(metrics["f1_macro"], abs=1e-9)
     history = pd.read_csv(_in(trained_project, paths.HISTORY))
     assert logged["train/accuracy"] == pytest.approx(history["train/accuracy"].iloc[-1])
-
-
-def test_evaluate_and_analyze_do_not_import_tensorflow(trained_copy):
-    loaded, _ = modules_loaded(trained_copy, code=stages_code("evaluate", "analyze"))
-    assert "classlens.pipeline.analyze" in loaded  # the stages did run
-    assert not tensorflow_modules(loaded)
 
 
 # ---------------------------------------------------------------- bad input

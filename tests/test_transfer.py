@@ -22,7 +22,9 @@ from tests.helpers import model_config  # noqa: E402
 
 # Building and tracing a training step costs 30 s (MobileNet) to 80 s (EfficientNetB0) of CPU on
 # 2 cores even at 32x32, so the default run trains one family and `-m slow` the other five.
-FAMILIES = [name if name == "mobilenet" else pytest.param(name, marks=pytest.mark.slow)
+# all under -m slow: the default run trains mobilenet's two phases through the stages
+# (test_transfer_stages), which also saves the model and explains it
+FAMILIES = [pytest.param(name, marks=pytest.mark.slow)
             for name in BACKBONES]
 
 
