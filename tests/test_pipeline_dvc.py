@@ -100,40 +100,6 @@ def test_stages_that_need_no_tensorflow_do_not_import_it(repo_copy, stage):
     assert not tensorflow_modules(loaded), stage
 
 
-def test_exp_run_override_changes_what_trains(repo, one_epoch):
-    baseline = one_epoch["run_ref"]
-    baseline_model = one_epoch["model_md5"]
-    proc = one_epoch["proc"]
-    assert "Running stage 'train'" in proc.stdout
-    assert "Running stage 'prepare'" not in proc.stdout  # data unchanged: cached
-    assert yaml.safe_load((repo / "params.yaml").read_text())["train"]["epochs"] == 1
-
-    experiment = _run_ref(repo)
-    assert experiment["run_id"] != baseline["run_id"]
-    assert _lock_md5(repo, "models/model.keras") != baseline_model
-    client = _client(repo)
-    old, new = client.get_run(baseline["run_id"]), client.get_run(experiment["run_id"])
-    assert old.data.params["train.epochs"] == "2" and new.data.params["train.epochs"] == "1"
-    assert old.data.params["model.filters"] == "[8, 16]"
-    assert new.data.params["model.filters"] == "[16, 32]"  # the group override took effect
-    assert len(client.get_metric_history(new.info.run_id, "train/loss")) == 1
-    assert new.data.tags["dvc_exp_name"] == "one-epoch"
-    assert new.info.run_name == "one-epoch" and old.info.run_name == "main"
-    assert new.data.params["model.name"] == "cnn_small" and old.data.params["model.name"] == "cnn"
-    assert "test/f1/7" in new.data.metrics and "explain" in {
-        a.path for a in client.list_artifacts(new.info.run_id)}
-
-    gate = json.loads((repo / "data/gate/gate.json").read_text())
-    assert gate["baseline"] == "data/eval/all_metrics.json@main" and gate["verdict"] in ("pass", "warn", "fail")
-    assert new.data.tags["gate.verdict"] == gate["verdict"]
-
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], cwd=repo).stdout)
-    names = {exp["name"] for entry in shown for exp in (entry.get("experiments") or [])}
-    assert "one-epoch" in names
-    flat = json.dumps(shown)
-    assert '"accuracy"' in flat
-
-
 def test_temp_experiment_changing_only_evaluate_gets_its_own_run(repo, first_repro):
     # Only `evaluate` re-runs (the model is cached), in a temporary folder: it must log to the
     # repository's store, into a copy of the training run, leaving that run untouched.
@@ -153,33 +119,6 @@ def test_temp_experiment_changing_only_evaluate_gets_its_own_run(repo, first_rep
     assert "test/top_1_accuracy" in fork.data.metrics and "val/loss" in fork.data.metrics
     assert "test/top_1_accuracy" not in client.get_run(baseline["run_id"]).data.metrics
     assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db"))
-
-
-def test_compare_lists_param_changes_and_flips(repo, first_repro, one_epoch):
-    import pandas as pd
-
-    client = _client(repo)
-    experiment = client.get_experiment_by_name("classlens").experiment_id
-    baseline_id = client.search_runs([experiment], order_by=["attributes.start_time ASC"],
-                                     max_results=1)[0].info.run_id  # the first `dvc repro`
-    proc = run([sys.executable, "-m", "classlens.cli", "compare", baseline_id, "one-epoch",
-                "--out", "reports/cmp"], cwd=repo)
-    import re
-
-    assert re.search(r"\|\s*train\.epochs\s*\|\s*2\s*\|\s*1\s*\|", proc.stdout), proc.stdout
-    assert "model.filters" in proc.stdout
-    html = (repo / "reports/cmp/compare.html").read_text()
-    assert "Right → wrong" in html and "Params that differ" in html
-    tables = []
-    for ref in (baseline_id, client.search_runs(
-            [experiment], filter_string="tags.dvc_exp_name = 'one-epoch'")[0].info.run_id):
-        local = client.download_artifacts(ref, "predict/predictions.csv", str(repo / "reports"))
-        tables.append(pd.read_csv(local))
-        Path(local).unlink()
-    a, b = tables
-    merged = a.merge(b, on="id")
-    flips = int((merged["correct_x"] & ~merged["correct_y"]).sum())
-    assert f"Right → wrong ({flips} image{'' if flips == 1 else 's'})" in proc.stdout
 
 
 @pytest.mark.slow
@@ -425,3 +364,71 @@ def test_a_clone_with_dvc_pull_can_run_experiments(repo, first_repro, tmp_path):
     assert mine.data.params["evaluate.top_k"] == "1"
     assert "test/top_1_accuracy" in mine.data.metrics
     assert _run_ref(clone)["run_id"] == original  # train's output is the pulled one
+
+
+# ---------------------------------------------------------------- a second experiment
+# Last in the module and slow: the one-epoch experiment would widen `dvc exp show` for the
+# first-screens test above (and costs about 50 s of the default run).
+
+
+@pytest.mark.slow
+def test_exp_run_override_changes_what_trains(repo, one_epoch):
+    baseline = one_epoch["run_ref"]
+    baseline_model = one_epoch["model_md5"]
+    proc = one_epoch["proc"]
+    assert "Running stage 'train'" in proc.stdout
+    assert "Running stage 'prepare'" not in proc.stdout  # data unchanged: cached
+    assert yaml.safe_load((repo / "params.yaml").read_text())["train"]["epochs"] == 1
+
+    experiment = _run_ref(repo)
+    assert experiment["run_id"] != baseline["run_id"]
+    assert _lock_md5(repo, "models/model.keras") != baseline_model
+    client = _client(repo)
+    old, new = client.get_run(baseline["run_id"]), client.get_run(experiment["run_id"])
+    assert old.data.params["train.epochs"] == "2" and new.data.params["train.epochs"] == "1"
+    assert old.data.params["model.filters"] == "[8, 16]"
+    assert new.data.params["model.filters"] == "[16, 32]"  # the group override took effect
+    assert len(client.get_metric_history(new.info.run_id, "train/loss")) == 1
+    assert new.data.tags["dvc_exp_name"] == "one-epoch"
+    assert new.info.run_name == "one-epoch" and old.info.run_name == "main"
+    assert new.data.params["model.name"] == "cnn_small" and old.data.params["model.name"] == "cnn"
+    assert "test/f1/7" in new.data.metrics and "explain" in {
+        a.path for a in client.list_artifacts(new.info.run_id)}
+
+    gate = json.loads((repo / "data/gate/gate.json").read_text())
+    assert gate["baseline"] == "data/eval/all_metrics.json@main" and gate["verdict"] in ("pass", "warn", "fail")
+    assert new.data.tags["gate.verdict"] == gate["verdict"]
+
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], cwd=repo).stdout)
+    names = {exp["name"] for entry in shown for exp in (entry.get("experiments") or [])}
+    assert "one-epoch" in names
+    flat = json.dumps(shown)
+    assert '"accuracy"' in flat
+
+
+@pytest.mark.slow
+def test_compare_lists_param_changes_and_flips(repo, first_repro, one_epoch):
+    import pandas as pd
+
+    client = _client(repo)
+    experiment = client.get_experiment_by_name("classlens").experiment_id
+    baseline_id = client.search_runs([experiment], order_by=["attributes.start_time ASC"],
+                                     max_results=1)[0].info.run_id  # the first `dvc repro`
+    proc = run([sys.executable, "-m", "classlens.cli", "compare", baseline_id, "one-epoch",
+                "--out", "reports/cmp"], cwd=repo)
+    import re
+
+    assert re.search(r"\|\s*train\.epochs\s*\|\s*2\s*\|\s*1\s*\|", proc.stdout), proc.stdout
+    assert "model.filters" in proc.stdout
+    html = (repo / "reports/cmp/compare.html").read_text()
+    assert "Right → wrong" in html and "Params that differ" in html
+    tables = []
+    for ref in (baseline_id, client.search_runs(
+            [experiment], filter_string="tags.dvc_exp_name = 'one-epoch'")[0].info.run_id):
+        local = client.download_artifacts(ref, "predict/predictions.csv", str(repo / "reports"))
+        tables.append(pd.read_csv(local))
+        Path(local).unlink()
+    a, b = tables
+    merged = a.merge(b, on="id")
+    flips = int((merged["correct_x"] & ~merged["correct_y"]).sum())
+    assert f"Right → wrong ({flips} image{'' if flips == 1 else 's'})" in proc.stdout

@@ -20,9 +20,9 @@ from tests.conftest import run
 from tests.helpers import digits, one_line_error
 
 STAGES_AFTER_PREPARE = ("train", "predict", "evaluate", "analyze", "explain")
-# one light backbone in the default run; the rest (each adds 1-3 minutes on 2 cores) under -m slow
-FAMILIES = [name if name == "mobilenet" else pytest.param(name, marks=pytest.mark.slow)
-            for name in BACKBONES]
+# every family under -m slow (each 0.5-3 minutes on 2 cores); the default run builds mobilenet
+# for each task (test_tasks) and runs a provided model through the stages (below)
+FAMILIES = [pytest.param(name, marks=pytest.mark.slow) for name in BACKBONES]
 
 
 def write_tiny_digits(project: Path) -> None:
