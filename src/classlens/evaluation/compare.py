@@ -125,25 +125,35 @@ def paired_change(true: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[s
         true, pred_a, pred_b: class names per image, in one image order.
         classes: every class name (labels outside it are added after it).
     """
-    from scipy.stats import binomtest
-
     names = list(classes) + sorted((set(true) | set(pred_a) | set(pred_b)) - set(classes))
     code = {name: i for i, name in enumerate(names)}
     t, pa, pb = (np.array([code[x] for x in labels], dtype=np.int64)
                  for labels in (true, pred_a, pred_b))
-    n, c = len(t), len(names)
-    right_a, right_b = pa == t, pb == t
+    c = len(names)
+
+    def change(pick: np.ndarray) -> tuple[float, float]:
+        acc_a, f1_a = _accuracy_macro_f1(t[pick], pa[pick], c, len(classes))
+        acc_b, f1_b = _accuracy_macro_f1(t[pick], pb[pick], c, len(classes))
+        return acc_b - acc_a, f1_b - f1_a
+
+    return paired_bootstrap(pa == t, pb == t, change, resamples=resamples, seed=seed,
+                            level=level)
+
+
+def paired_bootstrap(right_a: np.ndarray, right_b: np.ndarray, change, *, resamples: int,
+                     seed: int, level: float) -> PairedChange:
+    """McNemar's exact test on the images whose correctness flipped (`right_a`, `right_b`: per
+    image), and percentile intervals of `change(pick)` -> (accuracy change, macro F1 change)
+    over resamples that draw the same images for A and B (`rng.integers(0, N, N)`)."""
+    from scipy.stats import binomtest
+
+    n = len(right_a)
     r2w, w2r = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
     p = binomtest(r2w, r2w + w2r, 0.5).pvalue if r2w + w2r else None
     intervals: dict[str, Interval] = {}
     if n and resamples:
         rng = np.random.default_rng(seed)
-        diffs = np.empty((resamples, 2))
-        for r in range(resamples):
-            pick = rng.integers(0, n, n)
-            acc_a, f1_a = _accuracy_macro_f1(t[pick], pa[pick], c, len(classes))
-            acc_b, f1_b = _accuracy_macro_f1(t[pick], pb[pick], c, len(classes))
-            diffs[r] = acc_b - acc_a, f1_b - f1_a
+        diffs = np.array([change(rng.integers(0, n, n)) for _ in range(resamples)])
         low, high = np.percentile(diffs, 100 * np.array([(1 - level) / 2, (1 + level) / 2]),
                                   axis=0)
         intervals = {"accuracy": (float(low[0]), float(high[0])),

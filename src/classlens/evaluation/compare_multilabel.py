@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from classlens.evaluation.compare import Interval, PairedChange
+from classlens.evaluation.compare import PairedChange, paired_bootstrap
 from classlens.data import label_sets as cells
 
 FLIP_COLUMNS = ["id", "path", "position", "true_labels", "pred_labels_A", "pred_labels_B",
@@ -53,26 +53,14 @@ def paired_change(true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *,
     """B - A on the same images: paired bootstrap intervals of exact-match accuracy and macro F1
     over labels (an undefined label F1 counts as 0, as in evaluate), McNemar's exact test on the
     images whose exact match flipped. Arrays are (N, K) bool."""
-    from scipy.stats import binomtest
-
     right_a, right_b = (pred_a == true).all(axis=1), (pred_b == true).all(axis=1)
-    r2w, w2r = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
-    p = binomtest(r2w, r2w + w2r, 0.5).pvalue if r2w + w2r else None
-    n = len(true)
-    intervals: dict[str, Interval] = {}
-    if n and resamples:
-        rng = np.random.default_rng(seed)
-        diffs = np.empty((resamples, 2))
-        for r in range(resamples):
-            pick = rng.integers(0, n, n)
-            diffs[r] = (right_b[pick].mean() - right_a[pick].mean(),
-                        _macro_f1(true[pick], pred_b[pick]) - _macro_f1(true[pick], pred_a[pick]))
-        low, high = np.percentile(diffs, 100 * np.array([(1 - level) / 2, (1 + level) / 2]),
-                                  axis=0)
-        intervals = {"accuracy": (float(low[0]), float(high[0])),
-                     "macro_avg.f1": (float(low[1]), float(high[1]))}
-    return PairedChange(n, r2w, w2r, None if p is None else float(p), intervals, level,
-                        resamples, seed)
+
+    def change(pick: np.ndarray) -> tuple[float, float]:
+        return (right_b[pick].mean() - right_a[pick].mean(),
+                _macro_f1(true[pick], pred_b[pick]) - _macro_f1(true[pick], pred_a[pick]))
+
+    return paired_bootstrap(right_a, right_b, change, resamples=resamples, seed=seed,
+                            level=level)
 
 
 def _macro_f1(true: np.ndarray, pred: np.ndarray) -> float:
